@@ -1,0 +1,1 @@
+"""Benchmark harness pieces: processes, wrk runs, scenarios, reports, Stripe-shaped objects."""

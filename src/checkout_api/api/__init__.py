@@ -1,0 +1,1 @@
+"""The HTTP layer: thin routes, request and response schemas, problem rendering, middleware."""

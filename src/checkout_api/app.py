@@ -1,0 +1,134 @@
+"""The application factory and its lifespan: everything is built here, nothing at import.
+
+The lifespan owns the database engine, the Stripe gateway (one pooled HTTP client), the
+rate-limit storage and background tasks, and closes them at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from checkout_api.api import checkout, health, problems
+from checkout_api.api.limits import RequestLimits
+from checkout_api.api.middleware import RequestContextMiddleware
+from checkout_api.api.state import Services
+from checkout_api.checkout.background import BackgroundTasks
+from checkout_api.checkout.service import CheckoutPolicy, CheckoutService
+from checkout_api.checkout.status import StatusService
+from checkout_api.config import Settings
+from checkout_api.gateway import StripeGateway
+from checkout_api.store import migrate
+from checkout_api.store.crypto import SecretBox
+from checkout_api.store.db import create_engine
+from checkout_api.store.sessions import SessionRepository
+
+log = structlog.get_logger("checkout_api.app")
+
+
+def build_services(settings: Settings) -> Services:
+    engine = create_engine(settings.database_url)
+    gateway = StripeGateway(settings)
+    limits = RequestLimits(settings)
+    background = BackgroundTasks()
+    sessions = SessionRepository(engine)
+    checkout_service = CheckoutService(
+        gateway=gateway,
+        sessions=sessions,
+        secrets=SecretBox.from_config(
+            settings.data_encryption_key.get_secret_value()
+            if settings.data_encryption_key
+            else None,
+            settings.stripe_secret_key.get_secret_value(),
+        ),
+        policy=CheckoutPolicy(
+            mode=settings.checkout_mode,
+            return_url=settings.checkout_return_url,
+            reuse_min_remaining_seconds=settings.checkout_reuse_min_remaining_seconds,
+            attempt_lease_seconds=settings.checkout_attempt_lease_seconds,
+        ),
+        background=background,
+        new_session_guard=limits.check_new_session,
+    )
+    return Services(
+        settings=settings,
+        engine=engine,
+        gateway=gateway,
+        checkout=checkout_service,
+        status=StatusService(gateway=gateway),
+        limits=limits,
+        background=background,
+    )
+
+
+def _drain_on_sigterm(services: Services) -> None:
+    """Turn /readyz not-ready as soon as SIGTERM arrives, then let uvicorn drain as usual.
+
+    uvicorn owns the signal handlers while it serves; we chain in front of its handler so
+    that this works the same in a single process and in every `--workers` child.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous):
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        services.draining = True
+        previous(signum, frame)
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (an embedded or test server): nothing to chain
+        pass
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        services = build_services(settings)
+        app.state.services = services
+        _drain_on_sigterm(services)
+        log.info("service.started", livemode=settings.livemode, mode=settings.checkout_mode)
+        try:
+            yield
+        finally:
+            services.draining = True
+            await services.background.drain(timeout=5.0)
+            await services.gateway.close()
+            await services.engine.dispose()
+            log.info("service.stopped")
+
+    app = FastAPI(
+        title="checkout-api",
+        version="0.1.0",
+        summary="Creates Stripe Checkout Sessions for Embedded Checkout; verifies webhooks.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    problems.install(app)
+    app.include_router(checkout.router)
+    app.include_router(health.router)
+    if settings.stripe_publishable_key:
+        from checkout_api.web.pages import build_pages_router
+
+        app.include_router(build_pages_router(settings.stripe_publishable_key))
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""The checkout domain: the rules for sessions, status and fulfillment. No HTTP, no SQL here."""

@@ -1,0 +1,226 @@
+"""The one place that talks to Stripe: an async `StripeClient` on one pooled aiohttp session.
+
+Why `stripe.AIOHTTPClient` over the SDK's default `HTTPXClient`: with httpcore 1.0.9 the httpx
+pool closes idle connections once more than 20 exist, so at 100 concurrent calls nearly every
+request opens a new connection (a TLS handshake each time against real Stripe). aiohttp's
+connector keeps them alive; `tests/gateway/test_pooling.py` measures connections per request.
+
+Retries are ours, not the SDK's (`max_network_retries=0`): the SDK's backoff does not know the
+request's deadline. `with_retries` retries transient failures with the same Idempotency-Key,
+full-jitter exponential backoff, `Retry-After` and `Stripe-Should-Retry`, only while the
+deadline leaves room for another attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+import stripe
+import structlog
+
+from checkout_api import metrics
+from checkout_api.config import Settings
+from checkout_api.errors import StripeCircuitOpen, StripeUnreachable
+from checkout_api.gateway.breaker import CircuitBreaker
+from checkout_api.gateway.deadline import Deadline
+from checkout_api.gateway.errors import classify, is_retryable, retry_after_seconds
+from checkout_api.gateway.models import CreateSessionRequest, StripeSession
+
+T = TypeVar("T")
+log = structlog.get_logger("checkout_api.stripe")
+
+MIN_ATTEMPT_SECONDS = 0.15  # not worth starting an attempt with less time than this
+BACKOFF_BASE_SECONDS = 0.1
+BACKOFF_CAP_SECONDS = 1.0
+POOL_SIZE = 200
+
+
+def quiet_sdk_logger() -> None:
+    """At DEBUG the SDK logs response bodies, client secrets included: never let it."""
+    logging.getLogger("stripe").setLevel(logging.WARNING)
+
+
+class StripeGateway:
+    def __init__(self, settings: Settings, *, breaker: CircuitBreaker | None = None) -> None:
+        quiet_sdk_logger()
+        self._attempt_timeout = settings.stripe_attempt_timeout_seconds
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=POOL_SIZE,
+                keepalive_timeout=60,
+                ssl=ssl.create_default_context(cafile=stripe.ca_bundle_path),
+            ),
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+        http_client = stripe.AIOHTTPClient(
+            session=self._session,
+            timeout=aiohttp.ClientTimeout(total=self._attempt_timeout),
+            proxy=settings.https_proxy,
+        )
+        self._client = stripe.StripeClient(
+            settings.stripe_secret_key.get_secret_value(),
+            base_addresses={"api": settings.stripe_api_base},
+            http_client=http_client,
+            max_network_retries=0,
+        )
+        self.breaker = breaker or CircuitBreaker(on_change=metrics.set_breaker_state)
+        metrics.set_breaker_state(self.breaker.state)
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def create_session(
+        self, request: CreateSessionRequest, deadline: Deadline
+    ) -> StripeSession:
+        params: Any = request.to_params()
+        session = await self.with_retries(
+            "checkout.sessions.create",
+            lambda: self._client.v1.checkout.sessions.create_async(
+                params, {"idempotency_key": request.idempotency_key}
+            ),
+            deadline,
+        )
+        return StripeSession.from_stripe(session)
+
+    async def retrieve_session(self, stripe_id: str, deadline: Deadline) -> StripeSession | None:
+        try:
+            session = await self.with_retries(
+                "checkout.sessions.retrieve",
+                lambda: self._client.v1.checkout.sessions.retrieve_async(stripe_id),
+                deadline,
+                missing_ok=True,
+            )
+        except _Missing:
+            return None
+        return StripeSession.from_stripe(session)
+
+    async def expire_session(self, stripe_id: str, deadline: Deadline) -> StripeSession:
+        session = await self.with_retries(
+            "checkout.sessions.expire",
+            lambda: self._client.v1.checkout.sessions.expire_async(
+                stripe_id, options={"idempotency_key": f"expire-{stripe_id}"}
+            ),
+            deadline,
+        )
+        return StripeSession.from_stripe(session)
+
+    async def with_retries(
+        self,
+        operation: str,
+        call: Callable[[], Awaitable[T]],
+        deadline: Deadline,
+        *,
+        missing_ok: bool = False,
+    ) -> T:
+        attempt = 0
+        while True:
+            attempt += 1
+            if not self.breaker.allow():
+                metrics.STRIPE_CALLS.labels(operation, "circuit_open").inc()
+                raise StripeCircuitOpen(retry_after=self.breaker.retry_after())
+            budget = min(self._attempt_timeout, deadline.remaining())
+            if budget < MIN_ATTEMPT_SECONDS:
+                raise StripeUnreachable(retry_after=1)
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(budget):
+                    result = await call()
+            except (TimeoutError, stripe.StripeError) as error:
+                outcome = _outcome(error)
+                self._observe(operation, attempt, outcome, started, error)
+                if missing_ok and _is_missing(error):
+                    self.breaker.record_success()
+                    raise _Missing from None
+                if not is_retryable(error):
+                    if outcome in ("invalid_request", "auth"):
+                        self.breaker.record_success()  # Stripe answered; it is up
+                    raise self._problem(operation, error) from None
+                self.breaker.record_failure()
+                delay = _backoff(attempt, retry_after_seconds(error))
+                if deadline.remaining() - delay < MIN_ATTEMPT_SECONDS:
+                    raise self._problem(operation, error) from None
+                metrics.STRIPE_RETRIES.labels(operation).inc()
+                await asyncio.sleep(delay)
+                continue
+            self.breaker.record_success()
+            self._observe(operation, attempt, "ok", started, None, result)
+            return result
+
+    def _problem(self, operation: str, error: BaseException) -> Exception:
+        problem, level = classify(error)
+        getattr(log, level)(
+            "stripe.error",
+            operation=operation,
+            error_type=type(error).__name__,
+            stripe_code=getattr(error, "code", None),
+            stripe_param=getattr(error, "param", None),
+            stripe_request_id=getattr(error, "request_id", None),
+            http_status=getattr(error, "http_status", None),
+            code=problem.code,
+        )
+        return problem
+
+    def _observe(
+        self,
+        operation: str,
+        attempt: int,
+        outcome: str,
+        started: float,
+        error: BaseException | None,
+        result: Any = None,
+    ) -> None:
+        duration = time.perf_counter() - started
+        metrics.STRIPE_CALLS.labels(operation, outcome).inc()
+        metrics.STRIPE_LATENCY.labels(operation).observe(duration)
+        request_id = getattr(error, "request_id", None) if error else _request_id(result)
+        if request_id:
+            structlog.contextvars.bind_contextvars(stripe_request_id=request_id)
+        log.info(
+            "stripe.call",
+            operation=operation,
+            attempt=attempt,
+            outcome=outcome,
+            duration_ms=round(duration * 1000, 1),
+            stripe_request_id=request_id,
+        )
+
+
+class _Missing(Exception):
+    """Internal: Stripe answered 404 resource_missing for a retrieve."""
+
+
+def _is_missing(error: BaseException) -> bool:
+    return isinstance(error, stripe.InvalidRequestError) and error.http_status == 404
+
+
+def _outcome(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, stripe.APIConnectionError):
+        return "connection_error"
+    if isinstance(error, stripe.RateLimitError):
+        return "rate_limited"
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError):
+        return "auth"
+    if isinstance(error, stripe.InvalidRequestError | stripe.IdempotencyError):
+        return "invalid_request"
+    return "api_error"
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    """Full-jitter exponential backoff; a Retry-After from Stripe is a floor."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    delay = random.uniform(0, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+def _request_id(result: Any) -> str | None:
+    response = getattr(result, "last_response", None)
+    return getattr(response, "request_id", None)

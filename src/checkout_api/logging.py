@@ -1,0 +1,116 @@
+"""Structured logging: JSON lines by default, `LOG_FORMAT=console` for people.
+
+Every record, ours and the libraries' (uvicorn, stripe, sqlalchemy), passes through `redact`
+before it is rendered: Stripe keys, webhook secrets, client secrets and anything shaped like a
+card number are masked wherever they appear, in any field, and fields named like secrets
+are dropped to a marker.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import orjson
+import structlog
+
+SECRET_PATTERN = re.compile(
+    r"(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9]+"  # API keys (publishable ones are masked too)
+    r"|whsec_[A-Za-z0-9+/=_-]+"  # webhook signing secrets
+    r"|\b(?:cs|pi|seti)_[A-Za-z0-9_]*?_secret_[A-Za-z0-9_]+"  # client secrets
+    r"|(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)"  # card-number-shaped digit runs
+)
+SECRET_FIELDS = frozenset(
+    {
+        "client_secret",
+        "clientsecret",
+        "secret",
+        "api_key",
+        "authorization",
+        "password",
+        "stripe_secret_key",
+        "webhook_secret",
+        "card",
+        "card_number",
+        "number",
+        "cvc",
+    }
+)
+REDACTED = "[redacted]"
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return SECRET_PATTERN.sub(REDACTED, value)
+    if isinstance(value, dict):
+        return {k: REDACTED if _secret_name(k) else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def _secret_name(name: object) -> bool:
+    return isinstance(name, str) and name.lower().replace("-", "_") in SECRET_FIELDS
+
+
+def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event_dict.items():
+        if _secret_name(key):
+            event_dict[key] = REDACTED
+        elif isinstance(value, str | dict | list | tuple):
+            event_dict[key] = _scrub(value)
+    return event_dict
+
+
+def _orjson_dumps(value: Any, **_kwargs: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.format_exc_info,
+        redact,
+    ]
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        if fmt == "console"
+        else structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+    )
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared[:-3],
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.processors.format_exc_info,
+                redact,
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Libraries that would print tracebacks or bodies: route through us, quiet where needed.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # we log access ourselves
+    logging.getLogger("stripe").setLevel(max(logging.WARNING, logging.getLevelName(level)))

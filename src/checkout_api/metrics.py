@@ -1,0 +1,59 @@
+"""Prometheus metrics, exposed at GET /metrics.
+
+| metric | labels | what |
+|---|---|---|
+| checkout_http_requests_total | route, method, status | requests answered |
+| checkout_http_request_duration_seconds | route, method | latency histogram |
+| checkout_stripe_calls_total | operation, outcome | every Stripe attempt |
+| checkout_stripe_call_duration_seconds | operation | Stripe attempt latency |
+| checkout_stripe_retries_total | operation | retries taken |
+| checkout_stripe_circuit_state | - | 0 closed, 1 half_open, 2 open |
+| checkout_sessions_total | result | created / reused / superseded |
+| checkout_rate_limited_total | limit | requests refused by a rate limit |
+| checkout_webhook_events_total | type, result | webhook deliveries by outcome |
+| checkout_fulfillments_total | - | sessions fulfilled |
+
+Routes are labelled by their template (`/checkoutsession`), never the raw path. Metrics are
+per process: with `--workers N` set PROMETHEUS_MULTIPROC_DIR (see README, Operations).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
+
+HTTP_REQUESTS = Counter(
+    "checkout_http_requests_total", "HTTP requests answered", ["route", "method", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "checkout_http_request_duration_seconds",
+    "HTTP request latency",
+    ["route", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+STRIPE_CALLS = Counter(
+    "checkout_stripe_calls_total", "Stripe API attempts by outcome", ["operation", "outcome"]
+)
+STRIPE_LATENCY = Histogram(
+    "checkout_stripe_call_duration_seconds",
+    "Stripe API attempt latency",
+    ["operation"],
+    buckets=LATENCY_BUCKETS,
+)
+STRIPE_RETRIES = Counter("checkout_stripe_retries_total", "Stripe retries taken", ["operation"])
+CIRCUIT_STATE = Gauge(
+    "checkout_stripe_circuit_state", "Stripe circuit breaker: 0 closed, 1 half_open, 2 open"
+)
+SESSIONS = Counter("checkout_sessions_total", "Checkout sessions handed out", ["result"])
+RATE_LIMITED = Counter("checkout_rate_limited_total", "Requests refused by a limit", ["limit"])
+WEBHOOK_EVENTS = Counter(
+    "checkout_webhook_events_total", "Webhook events by type and result", ["type", "result"]
+)
+FULFILLMENTS = Counter("checkout_fulfillments_total", "Checkout sessions fulfilled")
+
+_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def set_breaker_state(state: str) -> None:
+    CIRCUIT_STATE.set(_STATE_VALUES[state])
