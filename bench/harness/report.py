@@ -42,6 +42,8 @@ def derive(raw: dict[str, Any], server_cpu_s: float, standin_cpu_s: float | None
         "upstream_per_req": per_req(upstream_calls, 1.0),
         "statuses": raw["statuses"],
         "event_replays": raw["dups"],
+        # requests written but not answered when wrk stopped (not in `errors`)
+        "unanswered": max(0, raw["sent"] - requests),
     }
 
 

@@ -11,7 +11,9 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-ok, non2xx, dups, statuses = 0, 0, 0, {}
+-- `sent` is bumped by every scenario's request(); wrk calls request() once more on thread 0
+-- before the run to check the script, which done() subtracts.
+ok, non2xx, dups, sent, statuses = 0, 0, 0, 0, {}
 
 function response(status, headers, body)
   if status >= 200 and status < 300 then ok = ok + 1 else non2xx = non2xx + 1 end
@@ -19,11 +21,12 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local okc, bad, dup, st = 0, 0, 0, {}
+  local okc, bad, dup, snt, st = 0, 0, 0, -1, {}
   for _, t in ipairs(threads) do
     okc = okc + (t:get("ok") or 0)
     bad = bad + (t:get("non2xx") or 0)
     dup = dup + (t:get("dups") or 0)
+    snt = snt + (t:get("sent") or 0)
     local s = t:get("statuses")
     if s then for k, v in pairs(s) do st[k] = (st[k] or 0) + v end end
   end
@@ -42,10 +45,10 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'BENCH_JSON {"duration_us":%.0f,"requests":%.0f,"bytes":%.0f,"ok":%.0f,"non2xx":%.0f,' ..
-    '"dups":%.0f,"statuses":{%s},"errors":{"connect":%.0f,"read":%.0f,"write":%.0f,' ..
+    '"dups":%.0f,"sent":%.0f,"statuses":{%s},"errors":{"connect":%.0f,"read":%.0f,"write":%.0f,' ..
     '"status":%.0f,"timeout":%.0f},"latency_us":{"min":%.0f,"mean":%.1f,"max":%.0f,' ..
     '"stdev":%.1f,"p50":%.0f,"p75":%.0f,"p90":%.0f,"p95":%.0f,"p99":%.0f,"p999":%.0f}}\n',
-    summary.duration, summary.requests, summary.bytes, okc, bad, dup, table.concat(parts, ","),
+    summary.duration, summary.requests, summary.bytes, okc, bad, dup, snt, table.concat(parts, ","),
     e.connect, e.read, e.write, e.status, e.timeout,
     lat.min, lat.mean, lat.max, lat.stdev, pv[1], pv[2], pv[3], pv[4], pv[5], pv[6]))
 end

@@ -4,6 +4,7 @@ local counter = 0
 local headers = {["Content-Type"] = "application/json"}
 
 request = function()
+  sent = sent + 1
   counter = counter + 1
   local body = '{"session_id":"' .. BENCH.prefix .. "_" .. tid .. "_" .. counter .. '"}'
   return wrk.format("POST", BENCH.path, headers, body)

@@ -3,6 +3,7 @@
 local counter = 0
 
 request = function()
+  sent = sent + 1
   counter = counter + 1
   local ref = BENCH.prefix .. "_" .. tid .. "_" .. counter
   local headers = {

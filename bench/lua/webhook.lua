@@ -18,6 +18,7 @@ function init(args)
 end
 
 request = function()
+  sent = sent + 1
   counter = counter + 1
   if counter > #events then dups = dups + 1 end
   local ev = events[((counter - 1) % #events) + 1]

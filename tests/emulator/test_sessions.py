@@ -21,7 +21,7 @@ async def rejected(
     client: stripe.StripeClient, params: dict[str, Any]
 ) -> stripe.InvalidRequestError:
     with pytest.raises(stripe.InvalidRequestError) as caught:
-        await create(client, params(params))
+        await create(client, params)
     assert caught.value.http_status == 400
     return caught.value
 
@@ -30,13 +30,11 @@ class TestCreate:
     async def test_embedded_payment_session(
         self, params: Params, client: stripe.StripeClient
     ) -> None:
-        session = await create(
-            client,
-            line_items=[
-                {"price": "price_demo_tshirt", "quantity": 2},
-                {"price": "price_demo_mug", "quantity": 1},
-            ],
-        )
+        line_items = [
+            {"price": "price_demo_tshirt", "quantity": 2},
+            {"price": "price_demo_mug", "quantity": 1},
+        ]
+        session = await create(client, params(line_items=line_items))
         assert session.object == "checkout.session"
         assert session.id.startswith("cs_test_")
         assert session.client_secret.startswith(session.id + "_secret_")
@@ -57,19 +55,15 @@ class TestCreate:
     async def test_subscription_with_recurring_price(
         self, params: Params, client: stripe.StripeClient
     ) -> None:
-        session = await create(
-            client,
-            mode="subscription",
-            line_items=[{"price": "price_demo_membership", "quantity": 1}],
-        )
+        membership = [{"price": "price_demo_membership", "quantity": 1}]
+        session = await create(client, params(mode="subscription", line_items=membership))
         assert (session.mode, session.amount_total) == ("subscription", 900)
 
     async def test_hosted_page_has_url_and_no_client_secret(
         self, params: Params, client: stripe.StripeClient
     ) -> None:
-        session = await create(
-            client, ui_mode="hosted_page", return_url=None, success_url="https://shop.example/ok"
-        )
+        hosted = params(ui_mode="hosted_page", return_url=None, success_url="https://x.example/ok")
+        session = await create(client, hosted)
         assert session.url.startswith("https://checkout.stripe.com/")
         assert session.client_secret is None
 
@@ -106,8 +100,8 @@ class TestCreateRejects:
     async def test_unknown_line_item_parameter(
         self, params: Params, client: stripe.StripeClient
     ) -> None:
-        error = await rejected(client, params(line_items=[{"price": "price_demo_mug", "quantity": 1,
-                                                    "colour": "red"}]))  # fmt: skip
+        line = {"price": "price_demo_mug", "quantity": 1, "colour": "red"}
+        error = await rejected(client, params(line_items=[line]))
         assert error.param == "line_items[0][colour]"
 
     async def test_old_ui_mode_name_with_current_version(
@@ -161,9 +155,8 @@ class TestCreateRejects:
     async def test_payment_with_recurring_price(
         self, params: Params, client: stripe.StripeClient
     ) -> None:
-        error = await rejected(
-            client, line_items=[{"price": "price_demo_membership", "quantity": 1}]
-        )
+        membership = [{"price": "price_demo_membership", "quantity": 1}]
+        error = await rejected(client, params(line_items=membership))
         assert error.param == "line_items[0][price]"
 
     async def test_metadata_value_over_500_chars(

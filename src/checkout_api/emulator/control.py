@@ -162,7 +162,7 @@ class Control:
         except StripeError as exc:
             raise ControlError(exc.status, exc.message) from None
 
-    async def _emit(self, kind: str, record: SessionRecord, body: dict[str, Any]) -> Any:
+    async def _emit(self, kind: str, record: SessionRecord, body: dict[str, Any]) -> dict[str, Any]:
         return await emit(
             self.state,
             kind,

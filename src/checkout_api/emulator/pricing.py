@@ -79,7 +79,8 @@ def line_items(
 
 
 def _price(line: dict[str, Any], where: str, prices: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    price_id, data = line.get("price"), line.get("price_data")
+    price_id: str = line.get("price") or ""
+    data = line.get("price_data")
     if bool(price_id) == bool(data):
         raise invalid(where, "You must specify either `price` or `price_data` for each line item.")
     if data:

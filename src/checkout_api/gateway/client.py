@@ -119,14 +119,15 @@ class StripeGateway:
         *,
         missing_ok: bool = False,
     ) -> T:
+        if not self.breaker.allow():
+            metrics.STRIPE_CALLS.labels(operation, "circuit_open").inc()
+            raise StripeCircuitOpen(retry_after=self.breaker.retry_after())
         attempt = 0
         while True:
             attempt += 1
-            if not self.breaker.allow():
-                metrics.STRIPE_CALLS.labels(operation, "circuit_open").inc()
-                raise StripeCircuitOpen(retry_after=self.breaker.retry_after())
             budget = min(self._attempt_timeout, deadline.remaining())
             if budget < MIN_ATTEMPT_SECONDS:
+                self.breaker.record_failure()
                 raise StripeUnreachable(retry_after=1)
             started = time.perf_counter()
             try:
@@ -139,12 +140,14 @@ class StripeGateway:
                     self.breaker.record_success()
                     raise _Missing from None
                 if not is_retryable(error):
-                    if outcome in ("invalid_request", "auth"):
-                        self.breaker.record_success()  # Stripe answered; it is up
+                    # Stripe answered (a 4xx about our request): it is up.
+                    self.breaker.record_success()
                     raise self._problem(operation, error) from None
-                self.breaker.record_failure()
                 delay = _backoff(attempt, retry_after_seconds(error))
                 if deadline.remaining() - delay < MIN_ATTEMPT_SECONDS:
+                    # The breaker counts operations that failed for good, not attempts:
+                    # one unlucky request must not open it alone.
+                    self.breaker.record_failure()
                     raise self._problem(operation, error) from None
                 metrics.STRIPE_RETRIES.labels(operation).inc()
                 await asyncio.sleep(delay)
