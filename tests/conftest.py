@@ -44,12 +44,6 @@ def reachable(host: str, port: int) -> bool:
         return False
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class EmulatorHandle:
     """The running emulator plus its control API, as tests use it."""
 

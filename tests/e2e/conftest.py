@@ -8,10 +8,8 @@ can assert the page tried nothing else).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,14 @@ import httpx
 import pytest
 
 from checkout_api.web import STRIPE_JS_URL
+from tests.processes import (
+    READY_TIMEOUT_SECONDS,
+    clean_env,
+    free_port,
+    log_tail,
+    stop,
+    wait_until_ready,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Page, Route
@@ -41,77 +47,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-# Settings the demo command chooses itself; a developer's shell must not leak into it.
-SCRUBBED_ENV_PREFIXES = (
-    "STRIPE_",
-    "CHECKOUT_",
-    "DATABASE_",
-    "DATA_ENCRYPTION_",
-    "FULFILLMENT_",
-    "RATE_LIMIT",
-    "SESSION_RATE_LIMIT",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-)
-READY_TIMEOUT_SECONDS = 30.0
-STOP_TIMEOUT_SECONDS = 10.0
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def clean_env() -> dict[str, str]:
-    return {
-        key: value
-        for key, value in os.environ.items()
-        if not key.upper().startswith(SCRUBBED_ENV_PREFIXES)
-    }
-
-
-def log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def wait_until_ready(
-    urls: list[str], process: subprocess.Popen[bytes], log: Path, timeout: float
-) -> None:
-    """Poll each URL with short attempts until it answers 200; fail fast if the process died."""
-    deadline = time.monotonic() + timeout
-    pending = list(urls)
-    with httpx.Client(timeout=0.5, trust_env=False) as client:
-        while pending:
-            if process.poll() is not None:
-                pytest.fail(f"demo exited with {process.returncode} before ready:\n{log_tail(log)}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"demo not ready after {timeout}s ({pending[0]}):\n{log_tail(log)}")
-            try:
-                if client.get(pending[0]).status_code == 200:
-                    pending.pop(0)
-                    continue
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, wait for a clean shutdown, SIGKILL only if it hangs."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,13 @@ async def create(
     return await client.v1.checkout.sessions.create_async(params=params, options=options)
 
 
+async def arrived(control: Any) -> None:
+    """Return once the emulator has logged a call (polls its request log, 5 s at most)."""
+    async with asyncio.timeout(5):
+        while not await control.get("/requests"):
+            await asyncio.sleep(0.01)
+
+
 class TestAuthentication:
     async def test_invalid_key_is_401_and_masked(
         self, params: Params, make_client: MakeClient
@@ -155,8 +162,7 @@ class TestFaults:
         await control.post("/faults", {"hang_next": 1})
         impatient = make_client(timeout=0.5)
         hung = asyncio.ensure_future(create(impatient, params()))
-        while not (await control.get("/requests")):
-            await asyncio.sleep(0.01)  # wait until the hanging call has arrived
+        await arrived(control)
         assert (await create(client, params())).status == "open"
         with pytest.raises(stripe.APIConnectionError):
             await hung
@@ -166,8 +172,7 @@ class TestFaults:
     ) -> None:
         await control.post("/faults", {"hang_next": 1})
         hung = asyncio.ensure_future(create(make_client(timeout=30), params()))
-        while not (await control.get("/requests")):
-            await asyncio.sleep(0.01)
+        await arrived(control)
         started = time.monotonic()
         await asyncio.get_running_loop().run_in_executor(None, emu.stop)
         assert time.monotonic() - started < 5
@@ -231,6 +236,7 @@ class TestIntrospection:
     ) -> None:
         await create(client, params())
         before = (await control.get("/stats"))["connections_opened"]
+        assert before == 2  # the SDK's connection and this control client's
         for _ in range(10):
             await create(client, params())
         stats = await control.get("/stats")

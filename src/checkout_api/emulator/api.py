@@ -99,7 +99,7 @@ class StripeApi:
             if fault == "fail":
                 raise self._injected_failure()
             if state.limiter is not None and not state.limiter.take():
-                pass
+                raise errors.rate_limited()
             api_key = self._authenticate(request)
             livemode = api_key.startswith(LIVE_PREFIXES)
             params = await _params(request)
