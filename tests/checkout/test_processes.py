@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -51,17 +50,12 @@ def assert_one_session(responses: list[httpx.Response], emulator: EmulatorHandle
     assert len(emulator.requests("/v1/checkout/sessions", "POST")) == 1
 
 
-@pytest.fixture
-def workdir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
-
-
 @pytest.mark.parametrize("workers", [2])
 async def test_worker_processes_make_one_stripe_session(
-    emulator: EmulatorHandle, database_url: str, workdir: Path, workers: int
+    emulator: EmulatorHandle, database_url: str, tmp_path: Path, workers: int
 ) -> None:
     emulator.faults(latency_ms=300)
-    service = ServiceProcess.start(service_env(emulator, database_url), workdir, workers=workers)
+    service = ServiceProcess.start(service_env(emulator, database_url), tmp_path, workers=workers)
     try:
         responses = await hammer([service.base_url], "multi-worker", 40)
     finally:
@@ -70,12 +64,12 @@ async def test_worker_processes_make_one_stripe_session(
 
 
 async def test_two_instances_on_one_postgres_make_one_stripe_session(
-    emulator: EmulatorHandle, postgres_url: str, workdir: Path
+    emulator: EmulatorHandle, postgres_url: str, tmp_path: Path
 ) -> None:
     emulator.faults(latency_ms=300)
     env = service_env(emulator, postgres_url)
-    first = ServiceProcess.start(env, workdir)
-    second = ServiceProcess.start(env, workdir)
+    first = ServiceProcess.start(env, tmp_path)
+    second = ServiceProcess.start(env, tmp_path)
     try:
         responses = await hammer([first.base_url, second.base_url], "two-instances", 40)
     finally:
@@ -85,11 +79,11 @@ async def test_two_instances_on_one_postgres_make_one_stripe_session(
 
 
 async def test_a_process_killed_mid_attempt_blocks_the_session_id_only_for_its_lease(
-    emulator: EmulatorHandle, database_url: str, workdir: Path
+    emulator: EmulatorHandle, database_url: str, tmp_path: Path
 ) -> None:
     lease = 2.0
     env = service_env(emulator, database_url, CHECKOUT_ATTEMPT_LEASE_SECONDS=str(lease))
-    doomed = ServiceProcess.start(env, workdir)
+    doomed = ServiceProcess.start(env, tmp_path)
     emulator.faults(hang_next=1)
     async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
         in_flight = asyncio.create_task(
@@ -101,7 +95,7 @@ async def test_a_process_killed_mid_attempt_blocks_the_session_id_only_for_its_l
         with pytest.raises(httpx.TransportError):
             await in_flight
 
-    survivor = ServiceProcess.start(env, workdir)
+    survivor = ServiceProcess.start(env, tmp_path)
     try:
         responses = await hammer([survivor.base_url], "crash", 1)
         while responses[0].status_code == 503:  # still leased: answered fast, retry
