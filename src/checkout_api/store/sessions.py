@@ -36,6 +36,8 @@ class StoredSession:
     expires_at: int | None
     livemode: bool | None
     client_secret_enc: bytes | None
+    customer_email: str | None
+    fulfilled_at: datetime | None
 
     def __repr__(self) -> str:
         return f"StoredSession(id={self.id}, stripe_id={self.stripe_id!r}, state={self.state!r})"

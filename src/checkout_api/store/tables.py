@@ -9,6 +9,10 @@ session id and cart. `state` is our lifecycle:
 
 At most one row per (session_id, cart_fingerprint) is pending or open: a partial unique index
 makes the database, not a process lock, decide who creates the Stripe session.
+
+`webhook_events` records every verified Stripe event id once (primary key), in the same
+transaction as its effect. `fulfillments` is the outbox of the shop's fulfillment hook: one
+row per fulfilled session, retried until delivered.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     text,
 )
 
@@ -52,6 +57,8 @@ checkout_sessions = Table(
     Column("client_secret_enc", LargeBinary, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("customer_email", String(320), nullable=True),
+    Column("fulfilled_at", DateTime(timezone=True), nullable=True),
     Index("ix_checkout_sessions_session_id", "session_id"),
     Index(
         "uq_checkout_sessions_active_cart",
@@ -61,4 +68,31 @@ checkout_sessions = Table(
         sqlite_where=text("state IN ('pending', 'open')"),
         postgresql_where=text("state IN ('pending', 'open')"),
     ),
+)
+
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("id", String(255), primary_key=True),  # Stripe's evt_... id
+    Column("type", String(100), nullable=False),
+    Column("object_id", String(255), nullable=True),
+    Column("event_created", BigInteger, nullable=False),
+    Column("livemode", Boolean, nullable=False),
+    Column("result", String(32), nullable=False),  # applied | ignored | unknown_session
+    Column("payload", Text, nullable=True),  # kept for events we could not apply
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("ix_webhook_events_object_id", "object_id"),
+)
+
+fulfillments = Table(
+    "fulfillments",
+    metadata,
+    Column("stripe_id", String(255), primary_key=True),
+    Column("session_id", String(200), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),  # epoch seconds; also the claim lease
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", String(200), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_fulfillments_due", "delivered_at", "next_attempt_at"),
 )
