@@ -9,11 +9,11 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
-from checkout_api.config import Settings, describe_errors, load_settings
+from checkout_api.config import Settings, StoreSettings, describe_errors, load_settings
 
 DEMO_SECRET_KEY = "sk_test_emulator"
 DEMO_PUBLISHABLE_KEY = "pk_test_emulator"
@@ -25,9 +25,20 @@ def _settings_or_exit(**overrides: Any) -> Settings:
     try:
         return load_settings(**overrides)
     except ValidationError as error:
-        for line in describe_errors(error):
-            print(f"checkout-api: configuration error: {line}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _exit_with(error)
+
+
+def _store_settings_or_exit() -> StoreSettings:
+    try:
+        return StoreSettings()
+    except ValidationError as error:
+        _exit_with(error)
+
+
+def _exit_with(error: ValidationError) -> NoReturn:
+    for line in describe_errors(error):
+        print(f"checkout-api: configuration error: {line}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 def _uvicorn_config(settings: Settings, app: Any, host: str, port: int, workers: int) -> Any:
@@ -82,25 +93,28 @@ def serve(host: str, port: int, workers: int, **overrides: Any) -> None:
 def run_migrate() -> None:
     from checkout_api.store import migrate
 
-    settings = _settings_or_exit()
+    settings = _store_settings_or_exit()
     migrate.upgrade(settings.database_url)
     print("checkout-api: database is at the latest migration")
 
 
 def run_purge(days: int) -> None:
     from checkout_api.store.db import create_engine
-    from checkout_api.store.sessions import SessionRepository, now_utc
+    from checkout_api.store.retention import purge_finished
+    from checkout_api.store.sessions import now_utc
 
-    settings = _settings_or_exit()
+    settings = _store_settings_or_exit()
 
-    async def purge() -> int:
+    async def purge() -> dict[str, int]:
         engine = create_engine(settings.database_url)
         try:
-            return await SessionRepository(engine).purge_finished(now_utc() - timedelta(days=days))
+            return await purge_finished(engine, now_utc() - timedelta(days=days))
         finally:
             await engine.dispose()
 
-    print(f"checkout-api: purged {asyncio.run(purge())} finished records older than {days} days")
+    counts = asyncio.run(purge())
+    summary = ", ".join(f"{count} {table}" for table, count in counts.items())
+    print(f"checkout-api: purged records finished over {days} days ago: {summary}")
 
 
 def run_emulator(

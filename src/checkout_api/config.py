@@ -40,10 +40,17 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
-class Settings(BaseSettings):
+class StoreSettings(BaseSettings):
+    """What `migrate` and `purge` need: the database alone, no Stripe keys."""
+
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
     )
+
+    database_url: str = DEFAULT_DATABASE_URL
+
+
+class Settings(StoreSettings):
 
     # Stripe
     stripe_secret_key: SecretStr
@@ -62,8 +69,7 @@ class Settings(BaseSettings):
     checkout_reuse_min_remaining_seconds: int = Field(default=600, ge=0)
     checkout_attempt_lease_seconds: float = Field(default=10.0, gt=0, le=300)
 
-    # Store
-    database_url: str = DEFAULT_DATABASE_URL
+    # Store (database_url comes from StoreSettings)
     data_encryption_key: SecretStr | None = None
     migrate_on_start: bool = True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import orjson
@@ -55,7 +56,9 @@ def _secret_name(name: object) -> bool:
     return isinstance(name, str) and name.lower().replace("-", "_") in SECRET_FIELDS
 
 
-def redact(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key, value in event_dict.items():
         if _secret_name(key):
             event_dict[key] = REDACTED

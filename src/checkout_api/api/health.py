@@ -37,6 +37,10 @@ async def readyz(request: Request) -> Response:
         checks["database"] = f"unreachable ({type(error).__name__})"
         ready = False
     checks["stripe_circuit"] = app.gateway.breaker.state
+    # Reported, not gating: the limits fail open, and every instance shares the storage.
+    checks["rate_limit_storage"] = (
+        "ok" if await app.limits.healthy() else "unreachable (limits failing open)"
+    )
     checks["webhooks"] = (
         "ok" if app.settings.webhook_secrets else "refusing events: STRIPE_WEBHOOK_SECRET not set"
     )

@@ -105,6 +105,7 @@ class FulfillmentWorker:
         self._lease = lease_seconds
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.settled = asyncio.Event()  # set after each delivery attempt is recorded
 
     def nudge(self) -> None:
         self._wake.set()
@@ -140,6 +141,12 @@ class FulfillmentWorker:
             self._wake.clear()
 
     async def _deliver(self, item: DueFulfillment) -> None:
+        try:
+            await self._attempt(item)
+        finally:
+            self.settled.set()
+
+    async def _attempt(self, item: DueFulfillment) -> None:
         fulfilled = FulfilledSession(
             stripe_id=item.stripe_id,
             session_id=item.session_id,

@@ -284,7 +284,8 @@ def _throttle_from(settings: Settings) -> StripeThrottle | None:
     rate = _setting(settings, "stripe_max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND)
     if not rate:
         return None
-    return StripeThrottle(float(rate), int(_setting(settings, "stripe_max_burst", DEFAULT_MAX_BURST)))
+    burst = _setting(settings, "stripe_max_burst", DEFAULT_MAX_BURST)
+    return StripeThrottle(float(rate), int(burst))
 
 
 def _backoff(attempt: int, retry_after: float | None) -> float:

@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from checkout_api.gateway.models import StripeSession
-from checkout_api.store.tables import ACTIVE_STATES, FINAL_STATES, checkout_sessions
+from checkout_api.store.tables import ACTIVE_STATES, checkout_sessions
 
 T = checkout_sessions
 
@@ -155,13 +155,6 @@ class SessionRepository:
                 .where(T.c.id == row_id, T.c.state == "open")
                 .values(client_secret_enc=client_secret_enc)
             )
-
-    async def purge_finished(self, older_than: datetime) -> int:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                delete(T).where(T.c.state.in_(FINAL_STATES), T.c.updated_at < older_than)
-            )
-        return int(result.rowcount or 0)
 
     async def all_rows(self) -> Sequence[StoredSession]:
         """Every row, oldest first (operators' and tests' view)."""
