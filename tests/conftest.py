@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,8 @@ import pytest
 from checkout_api.app import create_app
 from checkout_api.config import Settings, load_settings
 from checkout_api.emulator import EmulatorConfig, start_in_thread
+from checkout_api.logging import configure_logging
+from tests import leaks
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -173,12 +176,37 @@ async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        hooks = {"response": [_record]}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", event_hooks=hooks
+        ) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+async def _record(response: httpx.Response) -> None:
+    await response.aread()
+    leaks.record_response(response.request.url.path, response.status_code, response.text)
 
 
 @pytest.fixture
 async def client(make_settings: Callable[..., Settings]) -> AsyncIterator[httpx.AsyncClient]:
     async with running_app(make_settings()) as http:
         yield http
+
+
+# --- Secrets never leak: every log line and response of the whole run is checked ----------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Loggers stay uncached so that structlog.testing.capture_logs works in tests.
+    configure_logging("INFO", "json", stream=leaks.LOGS, cache_loggers=False)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    problems = leaks.problems()
+    if problems:
+        session.exitstatus = 1
+        print("\nSECRET LEAK CHECK FAILED:\n" + "\n".join(problems[:20]), file=sys.stderr)
+    elif session.testscollected:
+        print(f"\nsecret leak check: {leaks.summary()} clean")

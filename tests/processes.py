@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import leaks
+
 EXECUTABLE = Path(sys.executable).parent / "checkout-api"
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -141,9 +143,11 @@ class ServiceProcess:
 
     def stop(self) -> None:
         stop(self.process)
+        leaks.record_log_file(self.log)
 
     def kill(self) -> None:
         """SIGKILL the whole group: a crash, with no chance to clean up."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+        leaks.record_log_file(self.log)

@@ -67,6 +67,7 @@ def test_fresh_database_reaches_head(database_url: str) -> None:
 
 def test_upgrade_from_the_first_migration_keeps_the_data(database_url: str) -> None:
     migrate.upgrade(database_url, "0001")
+
     async def seed(connection: Any) -> None:
         await connection.execute(
             text(
