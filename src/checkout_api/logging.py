@@ -21,7 +21,7 @@ SECRET_PATTERN = re.compile(
     r"(?:sk|rk|pk)_(?:test|live)_[A-Za-z0-9]+"  # API keys (publishable ones are masked too)
     r"|whsec_[A-Za-z0-9+/=_-]+"  # webhook signing secrets
     r"|\b(?:cs|pi|seti)_[A-Za-z0-9_]*?_secret_[A-Za-z0-9_]+"  # client secrets
-    r"|(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)"  # card-number-shaped digit runs
+    r"|(?<![0-9A-Za-z_])[2-6](?:[ -]?\d){12,18}(?![0-9A-Za-z_])"  # card-number-shaped runs
 )
 SECRET_FIELDS = frozenset(
     {

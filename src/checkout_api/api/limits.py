@@ -13,14 +13,16 @@ If the storage cannot be reached the check fails open: the request goes ahead, t
 logged (`rate_limit.storage_unavailable`) and counted. A Redis outage must not take checkout
 down with it; Stripe's own card-testing defences still apply meanwhile.
 
-The client IP is the TCP peer, or the right-most X-Forwarded-For hop not in TRUSTED_PROXIES
-when the peer is a trusted proxy.
+The client IP is the TCP peer, or, when the peer is in TRUSTED_PROXIES, the right-most
+X-Forwarded-For hop not in TRUSTED_PROXIES (hops to its left are the client's own claims and
+could be forged).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
+import re
 import time
 from typing import Any
 
@@ -40,6 +42,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 REDIS_SCHEMES = ("redis://", "rediss://")
 REDIS_TIMEOUT_SECONDS = 0.25  # a limit check must not eat the request's 3 s budget
 DEFAULT_KEY_PREFIX = "checkout-api"
+_CLIENT_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.:-]")  # CLIENT LIST shows the key prefix
 
 log = structlog.get_logger("checkout_api.limits")
 
@@ -64,6 +67,7 @@ class RequestLimits:
                 bare,
                 socket_timeout=REDIS_TIMEOUT_SECONDS,
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+                client_name=_CLIENT_NAME_UNSAFE.sub("_", prefix)[:64] or DEFAULT_KEY_PREFIX,
             )
             storage = storage_from_string(
                 f"async+{bare}",
@@ -120,11 +124,12 @@ class RequestLimits:
         peer = request.client.host if request.client else "unknown"
         if not self._trusted or not _in(peer, self._trusted):
             return peer
-        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]
-        for hop in reversed([h for h in hops if h]):
+        header = request.headers.get("x-forwarded-for", "")
+        hops = [hop for hop in (h.strip() for h in header.split(",")) if hop]
+        for hop in reversed(hops):
             if not _in(hop, self._trusted):
                 return hop
-        return peer
+        return hops[0] if hops else peer  # every hop is one of ours: the first is the client
 
 
 def _in(address: str, networks: list[IPNetwork]) -> bool:
