@@ -127,7 +127,7 @@ class CheckoutService:
             await self._sessions.delete_pending(row_id)
             raise ProblemError("Stripe returned a session without a client secret.")
         sealed = self._secrets.seal(session.client_secret, bound_to=session.id)
-        superseded = await self._sessions.mark_open(row_id, session, sealed)
+        superseded = await self._sessions.mark_open(row_id, session_id, session, sealed)
         for stripe_id in superseded:
             self._expire_later(stripe_id, reason="cart_changed")
         metrics.SESSIONS.labels("created").inc()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -116,12 +116,13 @@ class SessionRepository:
             await connection.execute(delete(T).where(T.c.id == row_id, T.c.state == "pending"))
 
     async def mark_open(
-        self, row_id: int, session: StripeSession, client_secret_enc: bytes | None
+        self, row_id: int, session_id: str, session: StripeSession, client_secret_enc: bytes | None
     ) -> list[str]:
         """Record the created session; supersede the caller's other open carts.
 
         Returns the Stripe ids that were superseded (to be expired at Stripe, best effort).
         """
+        now = now_utc()
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(T)
@@ -130,15 +131,17 @@ class SessionRepository:
                     state="open",
                     lease_expires_at=None,
                     client_secret_enc=client_secret_enc,
-                    updated_at=now_utc(),
+                    updated_at=now,
                     **_stripe_fields(session),
                 )
             )
-            session_id = (
-                await connection.execute(select(T.c.session_id).where(T.c.id == row_id))
-            ).scalar_one()
-            superseded = await self._supersede(connection, session_id, keep_row=row_id)
-        return superseded
+            superseded = await connection.execute(
+                update(T)
+                .where(T.c.session_id == session_id, T.c.state == "open", T.c.id != row_id)
+                .values(state="superseded", client_secret_enc=None, updated_at=now)
+                .returning(T.c.stripe_id)
+            )
+            return [stripe_id for stripe_id in superseded.scalars().all() if stripe_id]
 
     async def mark_superseded(self, row_id: int) -> None:
         async with self._engine.begin() as connection:
@@ -161,21 +164,6 @@ class SessionRepository:
         async with self._engine.connect() as connection:
             rows = (await connection.execute(select(*_COLUMNS).order_by(T.c.id))).all()
         return [StoredSession(*row) for row in rows]
-
-    async def _supersede(
-        self, connection: AsyncConnection, session_id: str, *, keep_row: int
-    ) -> list[str]:
-        condition = and_(T.c.session_id == session_id, T.c.state == "open", T.c.id != keep_row)
-        stripe_ids = (
-            (await connection.execute(select(T.c.stripe_id).where(condition))).scalars().all()
-        )
-        if stripe_ids:
-            await connection.execute(
-                update(T)
-                .where(condition)
-                .values(state="superseded", client_secret_enc=None, updated_at=now_utc())
-            )
-        return [stripe_id for stripe_id in stripe_ids if stripe_id]
 
 
 def _stripe_fields(session: StripeSession) -> dict[str, Any]:
