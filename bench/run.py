@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,25 +30,48 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import client, procs, report, scenarios, targets, wrk  # noqa: E402
+from harness import client, procs, report, scenarios, targets, wrk
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--scenario", default=",".join(scenarios.SCENARIOS),
-                   help="comma list of s,a,b,c,d,e (default: all)")
-    p.add_argument("--targets", default=",".join(targets.TARGETS),
-                   help="comma list of service,gunicorn,flask-dev (default: all)")
+    p.add_argument(
+        "--scenario",
+        default=",".join(scenarios.SCENARIOS),
+        help="comma list of s,a,b,c,d,e (default: all)",
+    )
+    p.add_argument(
+        "--targets",
+        default=",".join(targets.TARGETS),
+        help="comma list of service,gunicorn,flask-dev (default: all)",
+    )
     p.add_argument("--duration", type=float, default=20.0, help="seconds per measured run")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured warm-up")
     p.add_argument("--repeat", type=int, default=3, help="measured runs per target (median)")
     p.add_argument("--quick", action="store_true", help="smoke: 3 s runs, 1 s warm-up, 1 repeat")
     p.add_argument("--workers", type=int, default=2, help="worker processes, service and gunicorn")
     p.add_argument("--baseline-threads", type=int, default=32, help="gunicorn gthread threads")
-    p.add_argument("--json", type=Path, default=None, help="write results here (default: "
-                   "bench/results/bench-<utc>.json)")
+    p.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the service (repeatable), e.g. "
+        "STRIPE_MAX_REQUESTS_PER_SECOND=0",
+    )
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="service DATABASE_URL (default: a fresh SQLite file per scenario)",
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        help="write results here (default: bench/results/bench-<utc>.json)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.repeat = 3.0, 1.0, 1
@@ -55,8 +79,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     unknown = [s for s in args.scenario if s not in scenarios.SCENARIOS]
     unknown += [t for t in args.targets if t not in targets.TARGETS]
-    if unknown or args.repeat < 1 or args.duration < 1 or args.workers < 1:
-        p.error(f"bad selection or value: {unknown or 'repeat/duration/workers must be >= 1'}")
+    bad_env = [e for e in args.service_env if "=" not in e]
+    args.service_env = dict(e.split("=", 1) for e in args.service_env if "=" in e)
+    if args.database_url:
+        args.service_env["DATABASE_URL"] = args.database_url
+    if bad_env or unknown or args.repeat < 1 or args.duration < 1 or args.workers < 1:
+        p.error(f"bad selection or value: {unknown or bad_env or 'repeat/duration/workers >= 1'}")
     return args
 
 
@@ -69,14 +97,35 @@ def scrub_proxies() -> None:
 
 
 def machine_info(wrk_path: str) -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in
-                  Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "unknown")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
     import stripe
-    return {"nproc": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
-            "cpu_model": model, "python": platform.python_version(),
-            "kernel": platform.release(), "wrk": wrk.version(wrk_path),
-            "stripe_sdk": stripe.VERSION, "loadavg_start": os.getloadavg()}
+
+    def git(*args: str) -> str:
+        try:  # read-only queries
+            argv = ["git", "--no-optional-locks", "-C", str(targets.REPO), *args]
+            return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    return {
+        "git_commit": git("rev-parse", "--short", "HEAD"),
+        "git_dirty_files": len(git("status", "--porcelain").splitlines()),
+        "nproc": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "wrk": wrk.version(wrk_path),
+        "stripe_sdk": stripe.VERSION,
+        "loadavg_start": os.getloadavg(),
+    }
 
 
 def settle(pids: list[int], max_wait: float = 20.0) -> None:
@@ -94,11 +143,18 @@ def settle(pids: list[int], max_wait: float = 20.0) -> None:
 
 def standin_requests(url: str) -> float:
     status, body = client.call("GET", f"{url}/_standin/stats")
-    return float(body.get("requests", 0)) if status == 200 else float("nan")
+    value = body.get("requests", 0)
+    return float(value) if status == 200 and isinstance(value, int | float) else float("nan")
 
 
-def measure(work: scenarios.Workload, server_pid: int, standin: procs.Proc, standin_url: str,
-            duration: float, wrk_path: str) -> dict[str, Any]:
+def measure(
+    work: scenarios.Workload,
+    server_pid: int,
+    standin: procs.Proc,
+    standin_url: str,
+    duration: float,
+    wrk_path: str,
+) -> dict[str, Any]:
     script = work.script(duration)
     is_standin = work.target is None
     calls0 = standin_requests(standin_url)
@@ -106,14 +162,23 @@ def measure(work: scenarios.Workload, server_pid: int, standin: procs.Proc, stan
     raw = wrk.run(wrk_path, work.url(), script, work.scenario.connections, duration)
     cpu1, sin1 = procs.tree_cpu_seconds(server_pid), procs.tree_cpu_seconds(standin.pid)
     calls1 = standin_requests(standin_url)
-    return report.derive(raw, cpu1 - cpu0, None if is_standin else sin1 - sin0,
-                         None if is_standin else calls1 - calls0)
+    return report.derive(
+        raw,
+        cpu1 - cpu0,
+        None if is_standin else sin1 - sin0,
+        None if is_standin else calls1 - calls0,
+    )
 
 
-def run_scenario(sc: scenarios.Scenario, args: argparse.Namespace, tmp: Path,
-                 wrk_path: str) -> dict[str, Any]:
-    result: dict[str, Any] = {"title": sc.title, "latency_ms": sc.latency_ms,
-                              "connections": sc.connections, "targets": {}}
+def run_scenario(
+    sc: scenarios.Scenario, args: argparse.Namespace, tmp: Path, wrk_path: str
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "title": sc.title,
+        "latency_ms": sc.latency_ms,
+        "connections": sc.connections,
+        "targets": {},
+    }
     standin_port = procs.free_port()
     standin_url = f"http://127.0.0.1:{standin_port}"
     standin = targets.start_standin(standin_port, sc.latency_ms, tmp)
@@ -129,13 +194,25 @@ def run_scenario(sc: scenarios.Scenario, args: argparse.Namespace, tmp: Path,
                 else:
                     port = procs.free_port()
                     started[name] = targets.start_target(
-                        targets.TARGETS[name], port, standin_url, args.workers,
-                        args.baseline_threads, tmp)
-                    works[name] = scenarios.Workload(sc, targets.TARGETS[name],
-                                                     f"http://127.0.0.1:{port}", standin_url, tmp)
+                        targets.TARGETS[name],
+                        port,
+                        standin_url,
+                        args.workers,
+                        args.baseline_threads,
+                        tmp,
+                        args.service_env,
+                    )
+                    works[name] = scenarios.Workload(
+                        sc, targets.TARGETS[name], f"http://127.0.0.1:{port}", standin_url, tmp
+                    )
                 works[name].setup()
-                wrk.run(wrk_path, works[name].url(), works[name].script(args.warmup),
-                        sc.connections, args.warmup)
+                wrk.run(
+                    wrk_path,
+                    works[name].url(),
+                    works[name].script(args.warmup),
+                    sc.connections,
+                    args.warmup,
+                )
             except Exception as exc:  # record, keep measuring the others
                 result["targets"][name] = {"error": f"{type(exc).__name__}: {exc}"}
                 print(f"  [{sc.key}] {name}: set-up failed: {exc}", flush=True)
@@ -147,17 +224,26 @@ def run_scenario(sc: scenarios.Scenario, args: argparse.Namespace, tmp: Path,
             for name in order:
                 settle(all_pids)
                 try:
-                    fig = measure(works[name], started[name].pid, standin, standin_url,
-                                  args.duration, wrk_path)
+                    fig = measure(
+                        works[name],
+                        started[name].pid,
+                        standin,
+                        standin_url,
+                        args.duration,
+                        wrk_path,
+                    )
                 except Exception as exc:
                     result["targets"][name] = {"error": f"{type(exc).__name__}: {exc}"}
                     print(f"  [{sc.key}] {name}: run failed: {exc}", flush=True)
                     continue
                 runs[name].append(fig)
-                print(f"  [{sc.key}] {name:9s} run {rep + 1}/{args.repeat}: "
-                      f"2xx {fig['ok_rps']:.0f}/s p50 {fig['p50_ms']:.1f} ms "
-                      f"p99 {fig['p99_ms']:.1f} ms errors {fig['errors']} "
-                      f"cpu {fig['cpu_ms_per_req'] or 0:.2f} ms/req", flush=True)
+                print(
+                    f"  [{sc.key}] {name:9s} run {rep + 1}/{args.repeat}: "
+                    f"2xx {fig['ok_rps']:.0f}/s p50 {fig['p50_ms']:.1f} ms "
+                    f"p99 {fig['p99_ms']:.1f} ms errors {fig['errors']} "
+                    f"cpu {fig['cpu_ms_per_req'] or 0:.2f} ms/req",
+                    flush=True,
+                )
         for name, figs in runs.items():
             if figs and "error" not in result["targets"].get(name, {}):
                 result["targets"][name] = {"runs": figs, "median": report.medians(figs)}
@@ -177,19 +263,29 @@ def main(argv: list[str] | None = None) -> int:
     if "service" in args.targets and any(s != "s" for s in args.scenario):
         why = targets.service_available()
         if why:
-            print(f"bench: cannot start the service: {why}.\n"
-                  "bench: to measure the baselines alone: --targets gunicorn,flask-dev",
-                  file=sys.stderr)
+            print(
+                f"bench: cannot start the service: {why}.\n"
+                "bench: to measure the baselines alone: --targets gunicorn,flask-dev",
+                file=sys.stderr,
+            )
             return 2
-    out = {"started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-           "machine": machine_info(wrk_path),
-           "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-           "scenarios": {}}
-    print(f"bench: {out['machine']['nproc']} CPUs ({out['machine']['cpu_model']}), "
-          f"Python {out['machine']['python']}, {out['machine']['wrk']}", flush=True)
-    labels = {"service": f"service ({args.workers} workers)",
-              "gunicorn": f"quickstart gunicorn {args.workers}x{args.baseline_threads} gthread",
-              "flask-dev": "quickstart app.run (1 proc)", "standin": "stand-in (1 proc)"}
+    out: dict[str, Any] = {
+        "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(wrk_path),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "scenarios": {},
+    }
+    print(
+        f"bench: {out['machine']['nproc']} CPUs ({out['machine']['cpu_model']}), "
+        f"Python {out['machine']['python']}, {out['machine']['wrk']}",
+        flush=True,
+    )
+    labels = {
+        "service": f"service ({args.workers} workers)",
+        "gunicorn": f"quickstart gunicorn {args.workers}x{args.baseline_threads} gthread",
+        "flask-dev": "quickstart app.run (1 proc)",
+        "standin": "stand-in (1 proc)",
+    }
     failed = False
     with tempfile.TemporaryDirectory(prefix="checkout-bench-") as tmp_name:
         for key in args.scenario:

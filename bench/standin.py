@@ -28,12 +28,13 @@ import os
 import signal
 import sys
 import time
+from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import httptools
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import stripe_objects  # noqa: E402
+from harness import stripe_objects
 
 PREFIX = "/v1/checkout/sessions"
 
@@ -43,13 +44,14 @@ class Store:
 
     def __init__(self, max_sessions: int) -> None:
         self.sessions: dict[str, dict[str, object]] = {}
-        self.replays: dict[str, tuple[int, bytes]] = {}
+        self.replays: dict[bytes, tuple[int, bytes]] = {}
         self.max_sessions = max_sessions
         self.tag = stripe_objects.random_token(8)
         self.counter = 0
         self.stats: collections.Counter[str] = collections.Counter()
 
-    def _bounded(self, table: dict[str, object]) -> None:
+    def bounded(self, table: dict[Any, Any]) -> None:
+        """Evict the oldest entries beyond --max-sessions."""
         while len(table) > self.max_sessions:
             del table[next(iter(table))]
 
@@ -59,7 +61,7 @@ class Store:
         sid = f"cs_test_b1{self.tag}{self.counter:010d}{stripe_objects.random_token(36)}"
         fields = stripe_objects.new_session(params, sid, int(time.time()))
         self.sessions[sid] = fields
-        self._bounded(self.sessions)
+        self.bounded(self.sessions)
         return 200, stripe_objects.session_json(fields).encode()
 
     def route(self, method: str, path: str, body: bytes) -> tuple[int, bytes]:
@@ -78,8 +80,11 @@ class Store:
         elif method == "POST" and action == "expire":
             self.stats["expire"] += 1
             if fields["status"] != "open":
-                return error(400, "checkout_session_not_open",
-                             "Only Checkout Sessions with a status of open can be expired.")
+                return error(
+                    400,
+                    "checkout_session_not_open",
+                    "Only Checkout Sessions with a status of open can be expired.",
+                )
             fields.update(status="expired", client_secret=None)
         else:
             return error(404, "resource_missing", f"Unrecognized request URL ({method}: {path}).")
@@ -89,7 +94,7 @@ class Store:
         if path == "/_standin/stats":
             return 200, json.dumps({**self.stats, "sessions": len(self.sessions)}).encode()
         parts = path.split("/")
-        if method == "POST" and len(parts) == 5 and parts[2] == "sessions" and parts[4] == "complete":
+        if method == "POST" and len(parts) == 5 and parts[2:5:2] == ["sessions", "complete"]:
             fields = self.sessions.get(parts[3])
             if fields is None:
                 return error(404, "resource_missing", f"No such checkout.session: '{parts[3]}'")
@@ -100,8 +105,9 @@ class Store:
 
 def error(status: int, code: str, message: str, param: str | None = None) -> tuple[int, bytes]:
     """A Stripe-shaped error body."""
-    body = {"error": {"type": "invalid_request_error", "code": code, "message": message,
-                      "param": param}}
+    body = {
+        "error": {"type": "invalid_request_error", "code": code, "message": message, "param": param}
+    }
     return status, json.dumps(body).encode()
 
 
@@ -135,7 +141,9 @@ class Connection(asyncio.Protocol):
         self._reset()
 
     def _reset(self) -> None:
-        self.url, self.body, self.headers = b"", [], {}
+        self.url = b""
+        self.body: list[bytes] = []
+        self.headers: dict[bytes, bytes] = {}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -180,10 +188,11 @@ class Connection(asyncio.Protocol):
             status, payload = store.route(method, path, body)
             if method == "POST" and key:
                 store.replays[key] = (status, payload)
-                store._bounded(store.replays)  # type: ignore[arg-type]
+                store.bounded(store.replays)
         store.stats["requests"] += 1
         loop = asyncio.get_running_loop()
-        self.pending.append((loop.time() + delay, http_response(status, payload, keep_alive, replayed), keep_alive))
+        response = http_response(status, payload, keep_alive, replayed)
+        self.pending.append((loop.time() + delay, response, keep_alive))
         if self.timer is None:
             self.timer = loop.call_at(self.pending[0][0], self._flush)
 
@@ -225,12 +234,13 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--max-sessions", type=int, default=200_000)
     args = parser.parse_args()
+    main_coro = serve(args.host, args.port, args.latency_ms / 1000.0, args.max_sessions)
     try:
         import uvloop
     except ImportError:
-        uvloop = None
-    runner = uvloop.run if uvloop else asyncio.run
-    runner(serve(args.host, args.port, args.latency_ms / 1000.0, args.max_sessions))
+        asyncio.run(main_coro)
+    else:
+        uvloop.run(main_coro)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ from concurrent.futures import ThreadPoolExecutor
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def call(method: str, url: str, body: object | None = None,
-         timeout: float = 10.0) -> tuple[int, dict[str, object]]:
+def call(
+    method: str, url: str, body: object | None = None, timeout: float = 10.0
+) -> tuple[int, dict[str, object]]:
     """One JSON request; returns (status, parsed body or {})."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     try:
         with _OPENER.open(req, timeout=timeout) as resp:
             status, raw = resp.status, resp.read()
@@ -28,7 +30,9 @@ def call(method: str, url: str, body: object | None = None,
     return status, parsed if isinstance(parsed, dict) else {"value": parsed}
 
 
-def create_sessions(url: str, ids: list[str], workers: int = 50) -> list[tuple[int, dict[str, object]]]:
+def create_sessions(
+    url: str, ids: list[str], workers: int = 50
+) -> list[tuple[int, dict[str, object]]]:
     """POST {"session_id": id} for each id, `workers` at a time; answers in the ids' order."""
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda sid: call("POST", url, {"session_id": sid}), ids))

@@ -71,13 +71,21 @@ class Proc:
             os.killpg(self.pid, signal.SIGKILL)
 
 
-def start(name: str, argv: list[str], env: dict[str, str], log_dir: Path,
-          cwd: str | None = None) -> Proc:
+def start(
+    name: str, argv: list[str], env: dict[str, str], log_dir: Path, cwd: str | None = None
+) -> Proc:
     """Start argv in a new session (process group), output to `<log_dir>/<name>.log`."""
     log = log_dir / f"{name}.log"
     with log.open("ab") as out:
-        popen = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        popen = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     return Proc(name, popen, log)
 
 

@@ -16,8 +16,12 @@ COLUMNS = (  # key, header, format
 )
 
 
-def derive(raw: dict[str, Any], server_cpu_s: float, standin_cpu_s: float | None,
-           upstream_calls: float | None) -> dict[str, Any]:
+def derive(
+    raw: dict[str, Any],
+    server_cpu_s: float,
+    standin_cpu_s: float | None,
+    upstream_calls: float | None,
+) -> dict[str, Any]:
     """The figures of one wrk run, with the CPU the server tree and the stand-in used."""
     seconds = raw["duration_us"] / 1e6
     requests = raw["requests"]
@@ -32,9 +36,13 @@ def derive(raw: dict[str, Any], server_cpu_s: float, standin_cpu_s: float | None
         "requests": requests,
         "rps": requests / seconds,
         "ok_rps": raw["ok"] / seconds,
-        "p50_ms": lat["p50"] / 1000, "p95_ms": lat["p95"] / 1000,
-        "p99_ms": lat["p99"] / 1000, "max_ms": lat["max"] / 1000,
-        "non2xx": raw["non2xx"], "socket_errors": socket_errors, "timeouts": errs["timeout"],
+        "p50_ms": lat["p50"] / 1000,
+        "p95_ms": lat["p95"] / 1000,
+        "p99_ms": lat["p99"] / 1000,
+        "max_ms": lat["max"] / 1000,
+        "non2xx": raw["non2xx"],
+        "socket_errors": socket_errors,
+        "timeouts": errs["timeout"],
         "errors": raw["non2xx"] + socket_errors + errs["timeout"],
         "cpu_ms_per_req": per_req(server_cpu_s),
         "standin_cpu_ms_per_req": per_req(standin_cpu_s),
@@ -69,13 +77,25 @@ def _cell(value: Any, fmt: str) -> str:
 def table(title: str, rows: dict[str, dict[str, Any]], labels: dict[str, str]) -> str:
     """A plain-text table of medians, one row per target, then service/baseline ratios."""
     head = ["target"] + [h for _, h, _ in COLUMNS]
-    body = [[labels.get(name, name)] + [_cell(m.get(k), f) for k, _, f in COLUMNS]
-            for name, m in rows.items()]
+    body = [
+        [labels.get(name, name)] + [_cell(m.get(k), f) for k, _, f in COLUMNS]
+        for name, m in rows.items()
+    ]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    lines = [title, "  ".join(h.ljust(w) if i == 0 else h.rjust(w)
-                              for i, (h, w) in enumerate(zip(head, widths, strict=True)))]
-    lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in body]
+    lines = [
+        title,
+        "  ".join(
+            h.ljust(w) if i == 0 else h.rjust(w)
+            for i, (h, w) in enumerate(zip(head, widths, strict=True))
+        ),
+    ]
+    lines += [
+        "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in body
+    ]
     lines += ratio_lines(rows)
     return "\n".join(lines)
 
@@ -87,8 +107,10 @@ def _ratio(a: Any, b: Any) -> str:
 
 
 def ratios(service: dict[str, Any], baseline: dict[str, Any]) -> dict[str, str]:
-    return {key: _ratio(service.get(key), baseline.get(key))
-            for key in ("ok_rps", "p50_ms", "p99_ms", "cpu_ms_per_req")}
+    return {
+        key: _ratio(service.get(key), baseline.get(key))
+        for key in ("ok_rps", "p50_ms", "p99_ms", "cpu_ms_per_req")
+    }
 
 
 def ratio_lines(rows: dict[str, dict[str, Any]]) -> list[str]:
@@ -98,6 +120,8 @@ def ratio_lines(rows: dict[str, dict[str, Any]]) -> list[str]:
     for name, m in rows.items():
         if name != "service":
             r = ratios(rows["service"], m)
-            out.append(f"  service / {name}: 2xx req/s {r['ok_rps']}, p50 {r['p50_ms']}, "
-                       f"p99 {r['p99_ms']}, CPU/req {r['cpu_ms_per_req']}")
+            out.append(
+                f"  service / {name}: 2xx req/s {r['ok_rps']}, p50 {r['p50_ms']}, "
+                f"p99 {r['p99_ms']}, CPU/req {r['cpu_ms_per_req']}"
+            )
     return out

@@ -51,7 +51,9 @@ def new_session(params: dict[str, str], session_id: str, now: int) -> dict[str, 
         "mode": params.get("mode", "payment"),
         "ui_mode": ui_mode,
         "return_url": params.get("return_url"),
-        "url": None if ui_mode != "hosted_page" else f"https://checkout.stripe.com/c/pay/{session_id}",
+        "url": None
+        if ui_mode != "hosted_page"
+        else f"https://checkout.stripe.com/c/pay/{session_id}",
         "metadata": metadata,
         "customer": None,
         "customer_email": params.get("customer_email"),
@@ -68,8 +70,12 @@ def session_json(fields: dict[str, object]) -> str:
 
 def completed(fields: dict[str, object]) -> dict[str, object]:
     """A copy of a session's fields as Stripe reports it after a successful payment."""
-    return {**fields, "status": "complete", "payment_status": "paid",
-            "customer_email": fields.get("customer_email") or "buyer@example.com"}
+    return {
+        **fields,
+        "status": "complete",
+        "payment_status": "paid",
+        "customer_email": fields.get("customer_email") or "buyer@example.com",
+    }
 
 
 SLOT_MARKERS = {"\x01": "n", "\x02": "sid", "\x03": "ref"}
@@ -82,16 +88,28 @@ def event_template(run_tag: str) -> tuple[list[str], list[str]]:
     number (event id `evt_bench<tag>_<n>`), `sid` the session id and `ref` its
     client_reference_id. The wrk Lua script rebuilds bodies the same way.
     """
-    fields = completed(new_session(
-        {"client_reference_id": "\x03", "ui_mode": "embedded_page", "mode": "payment",
-         "return_url": "http://127.0.0.1/return?session_id={CHECKOUT_SESSION_ID}"},
-        "\x02", 1_700_000_000,
-    ))
+    fields = completed(
+        new_session(
+            {
+                "client_reference_id": "\x03",
+                "ui_mode": "embedded_page",
+                "mode": "payment",
+                "return_url": "http://127.0.0.1/return?session_id={CHECKOUT_SESSION_ID}",
+            },
+            "\x02",
+            1_700_000_000,
+        )
+    )
     fields["client_secret"] = None
     event = {
-        "id": f"evt_bench{run_tag}_\x01", "object": "event", "api_version": API_VERSION,
-        "created": 1_700_000_000, "data": {"object": "\x04"}, "livemode": False,
-        "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None},
+        "id": f"evt_bench{run_tag}_\x01",
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": 1_700_000_000,
+        "data": {"object": "\x04"},
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": None},
         "type": "checkout.session.completed",
     }
     text = json.dumps(event, separators=(",", ":")).replace('"\\u0004"', session_json(fields))

@@ -24,10 +24,10 @@ _PROXY = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "ftp_proxy"}
 
 def base_env() -> dict[str, str]:
     """The parent's environment minus proxies and any service settings; loopback never proxied."""
-    env = {k: v for k, v in os.environ.items()
-           if k.lower() not in _PROXY and not k.startswith(_SCRUB)}
-    env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
-               PYTHONUNBUFFERED="1")
+    env = {
+        k: v for k, v in os.environ.items() if k.lower() not in _PROXY and not k.startswith(_SCRUB)
+    }
+    env.update(NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
     return env
 
 
@@ -44,39 +44,90 @@ class Target:
     def url(self, port: int) -> str:
         return f"http://127.0.0.1:{port}"
 
-    def command(self, port: int, standin_url: str, workers: int, threads: int,
-                tmp: Path) -> tuple[list[str], dict[str, str], str | None]:
+    def command(
+        self,
+        port: int,
+        standin_url: str,
+        workers: int,
+        threads: int,
+        tmp: Path,
+        extra: dict[str, str],
+    ) -> tuple[list[str], dict[str, str], str | None]:
         env = base_env()
         if self.name == "service":
             env.update(
-                STRIPE_SECRET_KEY="sk_test_bench", STRIPE_API_BASE=standin_url,
+                STRIPE_SECRET_KEY="sk_test_bench",
+                STRIPE_API_BASE=standin_url,
                 CHECKOUT_PRICES=PRICE,
                 CHECKOUT_RETURN_URL="http://127.0.0.1/return?session_id={CHECKOUT_SESSION_ID}",
-                DATABASE_URL=f"sqlite:///{tmp}/bench.db", STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
-                LOG_LEVEL="WARNING", RATE_LIMIT="1000000/second",
+                DATABASE_URL=f"sqlite:///{tmp}/bench.db",
+                STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+                LOG_LEVEL="WARNING",
+                RATE_LIMIT="1000000/second",
                 SESSION_RATE_LIMIT="1000000/second",
             )
-            argv = [str(SERVICE_BIN), "serve", "--host", "127.0.0.1", "--port", str(port),
-                    "--workers", str(workers)]
+            env.update(extra)
+            argv = [
+                str(SERVICE_BIN),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ]
             return argv, env, str(tmp)  # cwd: a scratch dir, so no developer .env is read
-        env.update(STRIPE_SECRET_KEY="sk_test_bench", STRIPE_API_BASE=standin_url,
-                   CHECKOUT_PRICE=PRICE, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET)
+        env.update(
+            STRIPE_SECRET_KEY="sk_test_bench",
+            STRIPE_API_BASE=standin_url,
+            CHECKOUT_PRICE=PRICE,
+            STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        )
         if self.name == "gunicorn":
-            argv = [str(VENV_BIN / "gunicorn"), "--chdir", str(BENCH_DIR / "baselines"),
-                    "--workers", str(workers), "--worker-class", "gthread",
-                    "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
-                    "--backlog", "2048", "--log-level", "warning", "quickstart_flask:app"]
+            argv = [
+                str(VENV_BIN / "gunicorn"),
+                "--chdir",
+                str(BENCH_DIR / "baselines"),
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(threads),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--backlog",
+                "2048",
+                "--log-level",
+                "warning",
+                "quickstart_flask:app",
+            ]
         else:  # flask-dev: `python server.py` -> app.run(port=...), as the quickstart runs it
-            argv = [sys.executable, str(BENCH_DIR / "baselines" / "quickstart_flask.py"),
-                    "--port", str(port)]
+            argv = [
+                sys.executable,
+                str(BENCH_DIR / "baselines" / "quickstart_flask.py"),
+                "--port",
+                str(port),
+            ]
         return argv, env, str(tmp)
 
 
 SERVICE = Target("service", "checkout-api (uvicorn)", "/checkoutsession", "/webhook", "/readyz")
-GUNICORN = Target("gunicorn", "quickstart Flask, gunicorn gthread", "/create-checkout-session",
-                  "/webhook", "/healthz")
-FLASK_DEV = Target("flask-dev", "quickstart Flask, app.run (1 process)",
-                   "/create-checkout-session", "/webhook", "/healthz")
+GUNICORN = Target(
+    "gunicorn",
+    "quickstart Flask, gunicorn gthread",
+    "/create-checkout-session",
+    "/webhook",
+    "/healthz",
+)
+FLASK_DEV = Target(
+    "flask-dev",
+    "quickstart Flask, app.run (1 process)",
+    "/create-checkout-session",
+    "/webhook",
+    "/healthz",
+)
 TARGETS = {t.name: t for t in (SERVICE, GUNICORN, FLASK_DEV)}
 
 
@@ -90,18 +141,31 @@ def service_available() -> str | None:
 
 
 def start_standin(port: int, latency_ms: float, log_dir: Path) -> procs.Proc:
-    argv = [sys.executable, str(BENCH_DIR / "standin.py"), "--port", str(port),
-            "--latency-ms", f"{latency_ms:g}"]
+    argv = [
+        sys.executable,
+        str(BENCH_DIR / "standin.py"),
+        "--port",
+        str(port),
+        "--latency-ms",
+        f"{latency_ms:g}",
+    ]
     proc = procs.start(f"standin-{port}", argv, base_env(), log_dir)
     procs.wait_ready(proc, f"http://127.0.0.1:{port}/_standin/stats", timeout=15)
     return proc
 
 
-def start_target(target: Target, port: int, standin_url: str, workers: int, threads: int,
-                 tmp: Path) -> procs.Proc:
+def start_target(
+    target: Target,
+    port: int,
+    standin_url: str,
+    workers: int,
+    threads: int,
+    tmp: Path,
+    service_env: dict[str, str] | None = None,
+) -> procs.Proc:
     scratch = tmp / f"{target.name}-{port}"
     scratch.mkdir(parents=True, exist_ok=True)
-    argv, env, cwd = target.command(port, standin_url, workers, threads, scratch)
+    argv, env, cwd = target.command(port, standin_url, workers, threads, scratch, service_env or {})
     proc = procs.start(f"{target.name}-{port}", argv, env, tmp, cwd=cwd)
     try:
         procs.wait_ready(proc, target.url(port) + target.ready_path, timeout=60)

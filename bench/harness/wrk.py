@@ -26,8 +26,10 @@ def ensure_wrk() -> str:
     if found:
         return found
     if os.geteuid() != 0:
-        sys.exit("bench: wrk is not installed; install it with `apt-get install -y wrk` "
-                 "(as root), then run again.")
+        sys.exit(
+            "bench: wrk is not installed; install it with `apt-get install -y wrk` "
+            "(as root), then run again."
+        )
     print("bench: wrk missing, installing it with apt-get (Debian package `wrk`)", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (["apt-get", "update"], ["apt-get", "install", "-y", "wrk"]):
@@ -53,8 +55,9 @@ def lua_value(value: object) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        escaped = (chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\{b:03d}"
-                   for b in value.encode())
+        escaped = (
+            chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\{b:03d}" for b in value.encode()
+        )
         return '"' + "".join(escaped) + '"'
     if isinstance(value, list):
         return "{" + ",".join(lua_value(v) for v in value) + "}"
@@ -66,25 +69,42 @@ def lua_value(value: object) -> str:
 def write_script(path: Path, scenario_script: str, constants: dict[str, object]) -> Path:
     """Write BENCH constants + common.lua + bench/lua/<scenario_script> to `path`."""
     constants = {"nthreads": THREADS, **constants}
-    text = (f"BENCH = {lua_value(constants)}\n"
-            + (LUA_DIR / "common.lua").read_text()
-            + (LUA_DIR / scenario_script).read_text())
+    text = (
+        f"BENCH = {lua_value(constants)}\n"
+        + (LUA_DIR / "common.lua").read_text()
+        + (LUA_DIR / scenario_script).read_text()
+    )
     path.write_text(text)
     return path
 
 
 def run(wrk: str, url: str, script: Path, connections: int, duration: float) -> dict[str, object]:
     """Run wrk once; return the parsed BENCH_JSON summary plus wrk's own CPU seconds."""
-    argv = [wrk, "-t", str(THREADS), "-c", str(connections), "-d", f"{max(1, round(duration))}s",
-            "--timeout", TIMEOUT, "--latency", "-s", str(script), url]
+    argv = [
+        wrk,
+        "-t",
+        str(THREADS),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(duration))}s",
+        "--timeout",
+        TIMEOUT,
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60,
-                          start_new_session=True)
+    proc = subprocess.run(
+        argv, capture_output=True, text=True, timeout=duration + 60, start_new_session=True
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     match = re.search(r"^BENCH_JSON (\{.*\})$", proc.stdout, re.MULTILINE)
     if proc.returncode != 0 or not match:
-        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr.strip()}\n"
-                           f"{proc.stdout.strip()[-2000:]}")
+        raise RuntimeError(
+            f"wrk failed ({proc.returncode}): {proc.stderr.strip()}\n{proc.stdout.strip()[-2000:]}"
+        )
     result: dict[str, object] = json.loads(match.group(1))
     result["wrk_cpu_s"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from types import FrameType
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -112,7 +113,7 @@ def _drain_on_sigterm(services: Services) -> None:
     if not callable(previous):
         return
 
-    def handler(signum: int, frame: object) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         services.draining = True
         previous(signum, frame)
 

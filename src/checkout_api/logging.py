@@ -40,6 +40,22 @@ SECRET_FIELDS = frozenset(
     }
 )
 REDACTED = "[redacted]"
+# Library loggers and the least severe level they may log at, whatever LOG_LEVEL says.
+LIBRARY_FLOORS = {
+    "stripe": logging.WARNING,  # at DEBUG the SDK logs response bodies, client secrets included
+    "sqlalchemy": logging.WARNING,  # INFO and below is SQL with its parameters
+    "aiosqlite": logging.INFO,  # DEBUG: every statement with its parameters
+    "asyncpg": logging.INFO,
+    "alembic": logging.INFO,
+    "asyncio": logging.INFO,
+    "aiohttp": logging.INFO,
+    "httpcore": logging.INFO,
+    "httpx": logging.INFO,
+    "hpack": logging.INFO,
+    "redis": logging.INFO,
+    "multipart": logging.INFO,
+    "python_multipart": logging.INFO,
+}
 
 
 def _scrub(value: Any) -> Any:
@@ -118,4 +134,8 @@ def configure_logging(
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # we log access ourselves
-    logging.getLogger("stripe").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # LOG_LEVEL=DEBUG is for our own records. Libraries' debug records carry raw SQL
+    # parameters and wire data (session ids, customer emails, sealed secrets) that no
+    # pattern can redact.
+    for name, floor in LIBRARY_FLOORS.items():
+        logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level)))

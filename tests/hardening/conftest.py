@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+
+from checkout_api.config import Settings
 from tests.conftest import (
     REDIS_URL,
     TEST_PRICES,
@@ -24,8 +26,6 @@ from tests.conftest import (
     running_app,
     service_unavailable,
 )
-
-from checkout_api.config import Settings
 
 
 class HardeningSettings(Settings):

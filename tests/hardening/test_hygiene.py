@@ -234,6 +234,19 @@ class TestCardData:
         assert card.replace(" ", "").replace("-", "") not in response.text
         assert emulator.requests() == []
 
+    @pytest.mark.parametrize("request_id", ["4242424242424242", "req-4242424242424242x"])
+    async def test_a_request_id_carrying_a_card_number_is_replaced(
+        self, client: httpx.AsyncClient, request_id: str
+    ) -> None:
+        response = await client.get("/healthz", headers={"X-Request-ID": request_id})
+
+        assert response.headers["x-request-id"] != request_id
+        assert "4242" not in response.headers["x-request-id"]
+
+    async def test_a_plain_request_id_is_kept(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/healthz", headers={"X-Request-ID": "req-1767225600-abc"})
+        assert response.headers["x-request-id"] == "req-1767225600-abc"
+
     @pytest.mark.parametrize(
         "session_id",
         ["visitor-1767225600123", "4242424242424241", "order-2024-01-01-000123456789"],
@@ -271,7 +284,7 @@ def test_the_real_server_sends_no_banner_and_logs_no_card_number(
             http.post(
                 "/checkoutsession",
                 json={"session_id": "v", "note": card},
-                headers={"X-Request-ID": card.replace(" ", "")},
+                headers={"X-Request-ID": "id" + card.replace(" ", "") + "x"},
             )
             for card in CARDS
         ]
@@ -288,6 +301,8 @@ def test_the_real_server_sends_no_banner_and_logs_no_card_number(
     access = [r for r in records if r.get("event") == "http.request"]
     assert [r["code"] for r in access].count("card_data_rejected") == len(CARDS)
     assert any(r.get("session_id") == "logged-visitor" for r in access)
+    # LOG_LEVEL=DEBUG must not turn on the drivers' statement-and-parameter logging.
+    assert not [r for r in records if r["logger"].startswith(("aiosqlite", "sqlalchemy"))]
     for card in CARDS:
         assert card not in log
         assert card.replace(" ", "").replace("-", "") not in log

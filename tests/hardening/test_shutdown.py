@@ -33,7 +33,9 @@ async def test_sigterm_lets_the_in_flight_checkout_finish(
     )
     try:
         emulator.faults(latency_ms=STRIPE_LATENCY_MS)
-        async with httpx.AsyncClient(base_url=service.base_url, timeout=10, trust_env=False) as http:
+        async with httpx.AsyncClient(
+            base_url=service.base_url, timeout=10, trust_env=False
+        ) as http:
             in_flight = asyncio.create_task(
                 http.post("/checkoutsession", json={"session_id": "draining"})
             )

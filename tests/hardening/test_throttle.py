@@ -66,7 +66,8 @@ class TestThrottleSchedule:
         with pytest.raises(StripeRateLimited) as refused:
             throttle.reserve(max_wait=0.15)
 
-        assert refused.value.retry_after is not None and refused.value.retry_after >= 1
+        assert refused.value.retry_after is not None
+        assert refused.value.retry_after >= 1
         assert throttle.reserve(max_wait=0.25) == pytest.approx(0.2)  # the slot was kept free
 
     async def test_waiters_are_served_first_come_first_served(self) -> None:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from checkout_api import metrics
 from checkout_api.api.problems import problem_response
+from checkout_api.checkout.pci import contains_card_number
 
 log = structlog.get_logger("checkout_api.access")
 
@@ -103,8 +104,12 @@ class RequestContextMiddleware:
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
+    """The caller's X-Request-ID if well-formed; never one carrying a card number, which
+    would otherwise reach every log line of the request (redaction masks only delimited runs).
+    """
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
-            return candidate if REQUEST_ID_PATTERN.match(candidate) else None
+            if not REQUEST_ID_PATTERN.match(value.decode("latin-1")):
+                return None
+            return None if contains_card_number(value) else value.decode("latin-1")
     return None

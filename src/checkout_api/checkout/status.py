@@ -32,7 +32,7 @@ class StatusService:
 
     async def get(self, stripe_id: str, deadline: Deadline) -> SessionStatus:
         stored = await self._sessions.find_by_stripe_id(stripe_id)
-        if stored is not None and _settled(stored.status, stored.payment_status):
+        if stored is not None and stored.status and _settled(stored.status, stored.payment_status):
             return SessionStatus(
                 stripe_id=stripe_id,
                 status=stored.status,
