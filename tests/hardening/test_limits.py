@@ -176,16 +176,6 @@ class TestSharedThroughRedis:
         assert_rate_limited(responses[4])
         assert_rate_limited(responses[5])
 
-    async def test_in_memory_storage_is_per_instance(
-        self, hardened_settings: Callable[..., Settings], emulator: EmulatorHandle
-    ) -> None:
-        """The control for the test above: without Redis each instance counts alone."""
-        settings = hardened_settings(rate_limit="2/minute", rate_limit_storage_url="memory://")
-        async with app_client(settings) as first, app_client(settings) as second:
-            responses = [await create([first, second][n % 2], f"mem-{n}") for n in range(4)]
-
-        assert [r.status_code for r in responses] == [201] * 4
-
     async def test_the_session_id_limit_is_shared_too(
         self,
         hardened_settings: Callable[..., Settings],
@@ -231,6 +221,18 @@ class TestSharedThroughRedis:
             assert ours() == 0
         finally:
             observer.close()
+
+
+class TestInMemoryStorage:
+    async def test_in_memory_storage_is_per_instance(
+        self, hardened_settings: Callable[..., Settings], emulator: EmulatorHandle
+    ) -> None:
+        """The control for TestSharedThroughRedis: without Redis each instance counts alone."""
+        settings = hardened_settings(rate_limit="2/minute", rate_limit_storage_url="memory://")
+        async with app_client(settings) as first, app_client(settings) as second:
+            responses = [await create([first, second][n % 2], f"mem-{n}") for n in range(4)]
+
+        assert [r.status_code for r in responses] == [201] * 4
 
 
 class TestStorageDown:
