@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from types import FrameType
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import FrameType
 
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from checkout_api import metrics
 from checkout_api.api import checkout, health, problems, webhook
 from checkout_api.api.limits import RequestLimits
 from checkout_api.api.middleware import RequestContextMiddleware
@@ -142,7 +143,9 @@ def create_app(settings: Settings) -> FastAPI:
                 await services.fulfillment.stop()
             await services.background.drain(timeout=5.0)
             await services.gateway.close()
+            await services.limits.close()
             await services.engine.dispose()
+            metrics.process_stopped()
             log.info("service.stopped")
 
     app = FastAPI(

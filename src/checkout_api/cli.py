@@ -77,6 +77,9 @@ def serve(host: str, port: int, workers: int, **overrides: Any) -> None:
         if settings.migrate_on_start:
             migrate.upgrade(settings.database_url)
         os.environ["MIGRATE_ON_START"] = "false"  # done once, here, for every worker
+        from checkout_api.metrics import reset_multiprocess_dir
+
+        reset_multiprocess_dir()
         config = _uvicorn_config(
             settings, "checkout_api.asgi:create_app_from_env", host, port, workers
         )

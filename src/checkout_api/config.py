@@ -60,6 +60,11 @@ class Settings(StoreSettings):
     stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     stripe_attempt_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     https_proxy: str | None = None
+    # Our own pace towards Stripe (about 25 requests/s per endpoint by default; 0 = no limit).
+    stripe_max_requests_per_second: float = Field(default=25.0, ge=0)
+    stripe_max_burst: int = Field(default=5, ge=1, le=100)
+    stripe_breaker_failure_threshold: int = Field(default=5, ge=1)
+    stripe_breaker_reset_seconds: float = Field(default=5.0, gt=0, le=300)
 
     # Checkout
     checkout_prices: CommaList
@@ -83,6 +88,7 @@ class Settings(StoreSettings):
     rate_limit: str = "30/minute"
     session_rate_limit: str = "10/minute"
     rate_limit_storage_url: str = "memory://"
+    rate_limit_key_prefix: str = Field(default="checkout-api", min_length=1, max_length=64)
     trusted_proxies: CommaList = Field(default_factory=list)
     cors_allow_origins: CommaList = Field(default_factory=list)
     max_body_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)

@@ -17,12 +17,25 @@
 | checkout_fulfillments_total | - | sessions fulfilled |
 
 Routes are labelled by their template (`/checkoutsession`), never the raw path. Metrics are
-per process: with `--workers N` set PROMETHEUS_MULTIPROC_DIR (see README, Operations).
+per process unless PROMETHEUS_MULTIPROC_DIR names a directory: then every worker writes its
+values there and GET /metrics from any worker answers for all of them (`exposition`).
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import os
+from pathlib import Path
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 
@@ -45,11 +58,16 @@ STRIPE_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 STRIPE_RETRIES = Counter("checkout_stripe_retries_total", "Stripe retries taken", ["operation"])
+# With several workers: the worst breaker state among live workers, the total queue.
 CIRCUIT_STATE = Gauge(
-    "checkout_stripe_circuit_state", "Stripe circuit breaker: 0 closed, 1 half_open, 2 open"
+    "checkout_stripe_circuit_state",
+    "Stripe circuit breaker: 0 closed, 1 half_open, 2 open",
+    multiprocess_mode="livemax",
 )
 STRIPE_THROTTLE_WAITING = Gauge(
-    "checkout_stripe_throttle_waiting", "Callers queued for a Stripe request slot"
+    "checkout_stripe_throttle_waiting",
+    "Callers queued for a Stripe request slot",
+    multiprocess_mode="livesum",
 )
 STRIPE_THROTTLE_WAIT = Histogram(
     "checkout_stripe_throttle_wait_seconds",
@@ -72,3 +90,29 @@ _STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 
 def set_breaker_state(state: str) -> None:
     CIRCUIT_STATE.set(_STATE_VALUES[state])
+
+
+def exposition() -> bytes:
+    """The Prometheus text for this process, or for every worker in multiprocess mode."""
+    if not os.environ.get(MULTIPROC_ENV):
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
+
+
+def reset_multiprocess_dir() -> None:
+    """Before workers start: drop the files a previous run left (their counts are not ours)."""
+    directory = os.environ.get(MULTIPROC_ENV)
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+
+
+def process_stopped() -> None:
+    """At a clean shutdown: take this worker out of the live gauges."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

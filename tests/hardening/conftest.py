@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,39 +27,18 @@ from tests.conftest import (
 )
 
 
-class HardeningSettings(Settings):
-    """Settings plus the knobs this work asks config.py to declare (same names, defaults).
-
-    Until config.py has them, the gateway and the limits read them with a fallback; once it
-    does, this subclass is redundant and `make_settings` can take them directly.
-    """
-
-    stripe_max_requests_per_second: float = 25.0
-    stripe_max_burst: int = 5
-    stripe_breaker_failure_threshold: int = 5
-    stripe_breaker_reset_seconds: float = 5.0
-    rate_limit_key_prefix: str = "checkout-api"
-
-
 @pytest.fixture
 def hardened_settings(make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
     def build(**overrides: Any) -> Settings:
         values = make_settings().model_dump()
         values.update(overrides)
-        return HardeningSettings(**values, _env_file=None)
+        return Settings(**values, _env_file=None)
 
     return build
 
 
-@asynccontextmanager
-async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """`running_app`, then the rate-limit storage closed (app.py does not call it yet)."""
-    async with running_app(settings) as client:
-        try:
-            yield client
-        finally:
-            limits = client.app.state.services.limits  # type: ignore[attr-defined]
-    await limits.close()
+# The app closes its rate-limit storage at shutdown; kept as a name the tests read well.
+app_client = running_app
 
 
 def metric(text: str, name: str, **labels: str) -> float | None:

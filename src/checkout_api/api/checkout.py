@@ -9,7 +9,7 @@ import structlog
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from checkout_api.api.body import read_json_model
+from checkout_api.api.body import documented_json_body, read_json_model
 from checkout_api.api.schemas import (
     STRIPE_SESSION_ID_PATTERN,
     CheckoutSessionIn,
@@ -40,14 +40,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         200: {"model": CheckoutSessionOut, "description": "An open session was reused."},
         **problems(413, 415, 422, 429, 502, 503, 504),
     },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/CheckoutSessionIn"}}
-            },
-        }
-    },
+    openapi_extra=documented_json_body(CheckoutSessionIn),
 )
 async def create_checkout_session(request: Request) -> Response:
     app = services(request)

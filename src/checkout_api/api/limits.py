@@ -50,7 +50,7 @@ log = structlog.get_logger("checkout_api.limits")
 class RequestLimits:
     def __init__(self, settings: Settings) -> None:
         url = settings.rate_limit_storage_url
-        prefix = getattr(settings, "rate_limit_key_prefix", DEFAULT_KEY_PREFIX)
+        prefix = settings.rate_limit_key_prefix
         self._pool: Any = None
         self._storage = self._open(url, prefix)
         self._limiter = FixedWindowRateLimiter(self._storage)

@@ -54,11 +54,6 @@ BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 1.0
 POOL_SIZE = 200
 SESSIONS_PATH = "/v1/checkout/sessions"
-# Defaults for the settings below while config.py may not declare them (see `_setting`).
-DEFAULT_MAX_REQUESTS_PER_SECOND = 25.0  # Stripe's default per-endpoint / sandbox limit
-DEFAULT_MAX_BURST = 5  # below Stripe's own bucket, so network jitter does not earn 429s
-DEFAULT_BREAKER_FAILURE_THRESHOLD = 5
-DEFAULT_BREAKER_RESET_SECONDS = 5.0
 
 
 def quiet_sdk_logger() -> None:
@@ -97,12 +92,8 @@ class StripeGateway:
             max_network_retries=0,
         )
         self.breaker = breaker or CircuitBreaker(
-            failure_threshold=_setting(
-                settings, "stripe_breaker_failure_threshold", DEFAULT_BREAKER_FAILURE_THRESHOLD
-            ),
-            reset_after_seconds=_setting(
-                settings, "stripe_breaker_reset_seconds", DEFAULT_BREAKER_RESET_SECONDS
-            ),
+            failure_threshold=settings.stripe_breaker_failure_threshold,
+            reset_after_seconds=settings.stripe_breaker_reset_seconds,
             on_change=metrics.set_breaker_state,
         )
         metrics.set_breaker_state(self.breaker.state)
@@ -283,17 +274,10 @@ def _outcome(error: BaseException) -> str:
     return "api_error"
 
 
-def _setting(settings: Settings, name: str, default: Any) -> Any:
-    """A gateway tuning setting, or its default while config.py does not declare it."""
-    return getattr(settings, name, default)
-
-
 def _throttle_from(settings: Settings) -> StripeThrottle | None:
-    rate = _setting(settings, "stripe_max_requests_per_second", DEFAULT_MAX_REQUESTS_PER_SECOND)
-    if not rate:
+    if not settings.stripe_max_requests_per_second:
         return None
-    burst = _setting(settings, "stripe_max_burst", DEFAULT_MAX_BURST)
-    return StripeThrottle(float(rate), int(burst))
+    return StripeThrottle(settings.stripe_max_requests_per_second, settings.stripe_max_burst)
 
 
 def _backoff(attempt: int, retry_after: float | None) -> float:
