@@ -3,14 +3,7 @@
 from __future__ import annotations
 
 from checkout_api.gateway.breaker import CircuitBreaker
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import FakeClock
 
 
 def test_opens_after_threshold_and_recovers_after_cool_down() -> None:

@@ -22,6 +22,7 @@ from checkout_api.gateway import CreateSessionRequest, Deadline, StripeGateway
 from checkout_api.gateway.breaker import CircuitBreaker
 from checkout_api.gateway.throttle import StripeThrottle
 from tests.api.test_checkout_session import assert_problem
+from tests.clock import FakeClock
 from tests.conftest import EmulatorHandle
 from tests.hardening.conftest import app_client, poll, read_metric
 
@@ -253,14 +254,6 @@ class TestCircuitBreaker:
 
         assert breaker.state == "open"
         assert_problem(await create(client, "after-trial"), 503, "stripe_circuit_open")
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def session_request(n: int) -> CreateSessionRequest:

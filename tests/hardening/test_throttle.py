@@ -18,6 +18,7 @@ import pytest
 from checkout_api.config import Settings
 from checkout_api.errors import StripeRateLimited
 from checkout_api.gateway.throttle import StripeThrottle
+from tests.clock import FakeClock
 from tests.conftest import EmulatorHandle
 from tests.hardening.conftest import app_client, read_metric
 
@@ -25,14 +26,6 @@ RATE = 25.0
 BUDGET = 3.0
 CALLERS = 100
 SLACK = 0.5
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class TestThrottleSchedule:
