@@ -60,8 +60,10 @@ class Settings(StoreSettings):
     stripe_webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     stripe_attempt_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     https_proxy: str | None = None
-    # Our own pace towards Stripe (about 25 requests/s per endpoint by default; 0 = no limit).
-    stripe_max_requests_per_second: float = Field(default=25.0, ge=0)
+    # Our own pace towards Stripe, per process; 0 = unpaced (429s are retried within the
+    # deadline). Off by default: the right figure depends on the account (a sandbox allows
+    # 25/s, live mode more) and on how many processes share it.
+    stripe_max_requests_per_second: float = Field(default=0.0, ge=0)
     stripe_max_burst: int = Field(default=5, ge=1, le=100)
     stripe_breaker_failure_threshold: int = Field(default=5, ge=1)
     stripe_breaker_reset_seconds: float = Field(default=5.0, gt=0, le=300)

@@ -115,3 +115,35 @@ async def test_100_concurrent_callers_are_queued_fairly_within_the_budget(
     assert refused, "the load was meant to exceed what fits in the budget"
     assert refused_metric >= len(refused)
     assert waiting == 0
+
+
+async def test_unpaced_by_default_stripe_429s_are_retried_and_end_within_the_budget(
+    hardened_settings: Callable[..., Settings], emulator: EmulatorHandle
+) -> None:
+    """The default (no throttle): Stripe's 429s are retried within the deadline, then a clear
+    503 + Retry-After; no caller waits past the budget and no cart gets two sessions."""
+    emulator.faults(rate_limit_per_second=RATE)
+    settings = hardened_settings(checkout_deadline_seconds=BUDGET)
+    assert settings.stripe_max_requests_per_second == 0
+
+    async with app_client(settings) as client:
+
+        async def one(n: int) -> tuple[httpx.Response, float]:
+            started = time.monotonic()
+            response = await client.post("/checkoutsession", json={"session_id": f"unpaced-{n}"})
+            return response, time.monotonic() - started
+
+        results = await asyncio.gather(*(one(n) for n in range(CALLERS)))
+
+    slowest = max(elapsed for _, elapsed in results)
+    assert slowest <= BUDGET + SLACK, f"slowest answer after {slowest:.2f}s"
+    created = [r for r, _ in results if r.status_code == 201]
+    for response, _ in results:
+        if response.status_code != 201:
+            assert response.status_code in (503, 504), response.text
+            assert response.json()["code"] in ("stripe_rate_limited", "stripe_unreachable")
+            assert int(response.headers["retry-after"]) >= 1
+    assert len(created) >= RATE, f"only {len(created)} of {CALLERS} served"
+    assert any(p["status"] == 429 for p in emulator.requests("/v1/checkout/sessions", "POST"))
+    references = [s["params"]["client_reference_id"] for s in emulator.creates()]
+    assert len(references) == len(set(references)) == len(created)

@@ -19,7 +19,7 @@ Before each attempt the call takes a slot from the `StripeThrottle` (fair FIFO q
 Stripe's request rate; refused at once when the deadline cannot cover the wait), and the
 `CircuitBreaker` fails whole operations fast while Stripe keeps failing.
 
-Tuning (Settings): STRIPE_MAX_REQUESTS_PER_SECOND (25; 0 turns the throttle off),
+Tuning (Settings): STRIPE_MAX_REQUESTS_PER_SECOND (0: off),
 STRIPE_MAX_BURST (5), STRIPE_BREAKER_FAILURE_THRESHOLD (5), STRIPE_BREAKER_RESET_SECONDS (5).
 """
 
