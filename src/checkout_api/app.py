@@ -15,6 +15,8 @@ from types import FrameType
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checkout_api import metrics
 from checkout_api.api import checkout, health, problems, webhook
@@ -36,10 +38,11 @@ from checkout_api.config import Settings
 from checkout_api.gateway import StripeGateway
 from checkout_api.store import migrate
 from checkout_api.store.crypto import SecretBox
-from checkout_api.store.db import create_engine
+from checkout_api.store.db import create_engine, is_sqlite
 from checkout_api.store.fulfillments import FulfillmentRepository
 from checkout_api.store.lifecycle import LifecycleStore
 from checkout_api.store.sessions import SessionRepository
+from checkout_api.store.sqlite_sessions import SqliteSessionRepository
 
 log = structlog.get_logger("checkout_api.app")
 
@@ -49,7 +52,7 @@ def build_services(settings: Settings) -> Services:
     gateway = StripeGateway(settings)
     limits = RequestLimits(settings)
     background = BackgroundTasks()
-    sessions = SessionRepository(engine)
+    sessions = session_repository(engine)
     checkout_service = CheckoutService(
         gateway=gateway,
         sessions=sessions,
@@ -78,6 +81,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         engine=engine,
         gateway=gateway,
+        sessions=sessions,
         checkout=checkout_service,
         status=StatusService(gateway=gateway, sessions=sessions, lifecycle=lifecycle),
         webhooks=WebhookService(
@@ -87,6 +91,13 @@ def build_services(settings: Settings) -> Services:
         limits=limits,
         background=background,
     )
+
+
+def session_repository(engine: AsyncEngine) -> SessionRepository:
+    """SQLite files get the hand-written hot path (store/sqlite_sessions.py explains why)."""
+    if is_sqlite(engine) and make_url(engine.url).database not in (None, "", ":memory:"):
+        return SqliteSessionRepository(engine)
+    return SessionRepository(engine)
 
 
 def fulfillment_hook(settings: Settings) -> FulfillmentHook | None:
@@ -144,6 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
             await services.background.drain(timeout=5.0)
             await services.gateway.close()
             await services.limits.close()
+            await services.sessions.close()
             await services.engine.dispose()
             metrics.process_stopped()
             log.info("service.stopped")
@@ -155,6 +167,9 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         docs_url="/docs",
         redoc_url=None,
+        # FastAPI's built-in OpenTelemetry would record exception messages and stack traces
+        # past our redaction step; our own logs and metrics cover requests.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     problems.install(app)
     app.include_router(checkout.router)

@@ -15,6 +15,7 @@ from checkout_api.checkout.status import StatusService
 from checkout_api.checkout.webhooks import WebhookService
 from checkout_api.config import Settings
 from checkout_api.gateway import StripeGateway
+from checkout_api.store.sessions import SessionRepository
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     gateway: StripeGateway
+    sessions: SessionRepository
     checkout: CheckoutService
     status: StatusService
     webhooks: WebhookService
