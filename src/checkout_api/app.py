@@ -15,8 +15,6 @@ from types import FrameType
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from checkout_api import metrics
 from checkout_api.api import checkout, health, problems, webhook
@@ -38,10 +36,12 @@ from checkout_api.config import Settings
 from checkout_api.gateway import StripeGateway
 from checkout_api.store import migrate
 from checkout_api.store.crypto import SecretBox
-from checkout_api.store.db import create_engine, is_sqlite
+from checkout_api.store.db import create_engine
 from checkout_api.store.fulfillments import FulfillmentRepository
 from checkout_api.store.lifecycle import LifecycleStore
 from checkout_api.store.sessions import SessionRepository
+from checkout_api.store.sqlite_direct import SqliteDirect, database_file
+from checkout_api.store.sqlite_lifecycle import SqliteLifecycleStore
 from checkout_api.store.sqlite_sessions import SqliteSessionRepository
 
 log = structlog.get_logger("checkout_api.app")
@@ -52,7 +52,9 @@ def build_services(settings: Settings) -> Services:
     gateway = StripeGateway(settings)
     limits = RequestLimits(settings)
     background = BackgroundTasks()
-    sessions = session_repository(engine)
+    path = database_file(engine)
+    direct = SqliteDirect(path) if path else None
+    sessions = SqliteSessionRepository(engine, direct) if direct else SessionRepository(engine)
     checkout_service = CheckoutService(
         gateway=gateway,
         sessions=sessions,
@@ -73,15 +75,19 @@ def build_services(settings: Settings) -> Services:
     )
     hook = fulfillment_hook(settings)
     worker = FulfillmentWorker(FulfillmentRepository(engine), hook) if hook else None
+    lifecycle_store = (
+        SqliteLifecycleStore(engine, direct, queue_fulfillment=worker is not None)
+        if direct
+        else LifecycleStore(engine, queue_fulfillment=worker is not None)
+    )
     lifecycle = SessionLifecycle(
-        LifecycleStore(engine, queue_fulfillment=worker is not None),
+        lifecycle_store,
         on_fulfilled=worker.nudge if worker else _nothing,
     )
     return Services(
         settings=settings,
         engine=engine,
         gateway=gateway,
-        sessions=sessions,
         checkout=checkout_service,
         status=StatusService(gateway=gateway, sessions=sessions, lifecycle=lifecycle),
         webhooks=WebhookService(
@@ -90,14 +96,8 @@ def build_services(settings: Settings) -> Services:
         fulfillment=worker,
         limits=limits,
         background=background,
+        sqlite_direct=direct,
     )
-
-
-def session_repository(engine: AsyncEngine) -> SessionRepository:
-    """SQLite files get the hand-written hot path (store/sqlite_sessions.py explains why)."""
-    if is_sqlite(engine) and make_url(engine.url).database not in (None, "", ":memory:"):
-        return SqliteSessionRepository(engine)
-    return SessionRepository(engine)
 
 
 def fulfillment_hook(settings: Settings) -> FulfillmentHook | None:
@@ -155,7 +155,8 @@ def create_app(settings: Settings) -> FastAPI:
             await services.background.drain(timeout=5.0)
             await services.gateway.close()
             await services.limits.close()
-            await services.sessions.close()
+            if services.sqlite_direct:
+                await services.sqlite_direct.close()
             await services.engine.dispose()
             metrics.process_stopped()
             log.info("service.stopped")

@@ -15,7 +15,7 @@ from checkout_api.checkout.status import StatusService
 from checkout_api.checkout.webhooks import WebhookService
 from checkout_api.config import Settings
 from checkout_api.gateway import StripeGateway
-from checkout_api.store.sessions import SessionRepository
+from checkout_api.store.sqlite_direct import SqliteDirect
 
 
 @dataclass
@@ -23,13 +23,13 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     gateway: StripeGateway
-    sessions: SessionRepository
     checkout: CheckoutService
     status: StatusService
     webhooks: WebhookService
     fulfillment: FulfillmentWorker | None
     limits: RequestLimits
     background: BackgroundTasks
+    sqlite_direct: SqliteDirect | None = None
     draining: bool = False
     notes: dict[str, str] = field(default_factory=dict)
 

@@ -67,6 +67,15 @@ class Applied:
 UNKNOWN = Applied(None, None, None, None, fulfilled_now=False)
 
 
+def is_fulfillable(applied: Applied) -> bool:
+    """A known session that is now complete and paid (or needed no payment)."""
+    return (
+        applied.session_id is not None
+        and applied.status == "complete"
+        and applied.payment_status in FULFILLABLE
+    )
+
+
 class LifecycleStore:
     def __init__(self, engine: AsyncEngine, *, queue_fulfillment: bool) -> None:
         self._engine = engine
@@ -144,9 +153,7 @@ class LifecycleStore:
     async def _fulfill_if_paid(
         self, connection: AsyncConnection, news: SessionNews | None, applied: Applied
     ) -> Applied:
-        if news is None or applied.session_id is None:
-            return applied
-        if applied.status != "complete" or applied.payment_status not in FULFILLABLE:
+        if news is None or not is_fulfillable(applied):
             return applied
         claimed = await connection.execute(
             update(S)

@@ -60,9 +60,6 @@ class SessionRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def close(self) -> None:
-        """Release what this repository holds beyond the engine (nothing, here)."""
-
     async def find_active(self, session_id: str, fingerprint: str) -> StoredSession | None:
         query = select(*_COLUMNS).where(
             T.c.session_id == session_id,

@@ -1,0 +1,124 @@
+"""Direct SQLite access for the hot paths: reads inline, writes on one writer thread.
+
+Why not SQLAlchemy + aiosqlite here: every statement through them costs several thread hops
+plus statement building and cache-key work. Measured on the benchmark machine
+(docs/performance.md): `find_active` 0.90 ms and `insert_pending` 1.15 ms of CPU through
+SQLAlchemy + aiosqlite, against 0.011 ms and 0.24 ms here. The repositories that use this
+(`sqlite_sessions.py`, `sqlite_lifecycle.py`) cover creating, reusing and webhook intake;
+everything else stays on SQLAlchemy, and Alembic still owns the schema.
+
+- Reads run inline on the event loop: in WAL mode a reader never waits for a writer, and an
+  indexed lookup costs about 10 microseconds, less than a thread hop.
+- Writes run on one writer thread per process, one transaction per hop, so the event loop
+  never blocks on a lock another process holds.
+- Lock waits are short and jittered (`BEGIN IMMEDIATE` retried every 0.2-1 ms up to the busy
+  timeout) instead of SQLite's default busy handler, whose sleeps grow to 100 ms and made
+  the latency tail of two writing processes seconds long.
+
+Values are written as SQLAlchemy's SQLite dialect writes them (datetimes as
+`YYYY-MM-DD HH:MM:SS.ffffff` UTC, booleans as 0/1), so both paths read each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from checkout_api.store.db import SQLITE_BUSY_TIMEOUT_MS
+
+T = TypeVar("T")
+_SQLA_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+_LOCK_RETRY_SECONDS = (0.0002, 0.001)
+
+
+def database_file(engine: AsyncEngine) -> str | None:
+    """The SQLite file behind `engine`, or None (not SQLite, or in memory)."""
+    url = make_url(engine.url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
+class SqliteDirect:
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._reader: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-write")
+
+    def read_one(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if self._reader is None:
+            self._reader = _connect(self._path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        row: tuple[Any, ...] | None = self._reader.execute(sql, args).fetchone()
+        return row
+
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(connection)` in one IMMEDIATE transaction on the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._thread, self._transaction, work
+        )
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._close_writer)
+        self._thread.shutdown(wait=True)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._writer is None:
+            self._writer = _connect(self._path, timeout=0)
+        db = self._writer
+        _begin_immediate(db)
+        try:
+            result = work(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _begin_immediate(db: sqlite3.Connection) -> None:
+    give_up = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > give_up:
+                raise
+        time.sleep(random.uniform(*_LOCK_RETRY_SECONDS))  # the writer thread, not the loop
+
+
+def _connect(path: str, *, timeout: float) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves; the pragmas match store/db.py.
+    db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    return db
+
+
+def now_text() -> str:
+    """Now, as SQLAlchemy's SQLite dialect stores a DateTime."""
+    return datetime.now(UTC).strftime(_SQLA_DATETIME)
+
+
+def parse_datetime(value: str | None) -> datetime | None:
+    """A stored DateTime, read back as SQLAlchemy's SQLite dialect reads it (naive UTC)."""
+    return None if value is None else datetime.fromisoformat(value)
