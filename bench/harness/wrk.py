@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 LUA_DIR = Path(__file__).resolve().parent.parent / "lua"
-THREADS = 2
+THREADS = 1
 TIMEOUT = "5s"
 
 

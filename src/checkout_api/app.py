@@ -7,6 +7,7 @@ rate-limit storage and background tasks, and closes them at shutdown.
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,6 +46,7 @@ from checkout_api.store.sqlite_lifecycle import SqliteLifecycleStore
 from checkout_api.store.sqlite_sessions import SqliteSessionRepository
 
 log = structlog.get_logger("checkout_api.app")
+GC_YOUNG_THRESHOLD = 50_000
 
 
 def build_services(settings: Settings) -> Services:
@@ -135,6 +137,18 @@ def _drain_on_sigterm(services: Services) -> None:
         pass
 
 
+def _settle_garbage_collector() -> None:
+    """Keep the collector off the latency tail (figures in docs/performance.md).
+
+    Everything built at start-up lives as long as the process: frozen, full collections no
+    longer walk it. A request allocates a few thousand short-lived objects, so the youngest
+    generation is collected every 50 000 allocations instead of every 2 000.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -145,6 +159,7 @@ def create_app(settings: Settings) -> FastAPI:
         _drain_on_sigterm(services)
         if services.fulfillment:
             services.fulfillment.start()
+        _settle_garbage_collector()
         log.info("service.started", livemode=settings.livemode, mode=settings.checkout_mode)
         try:
             yield

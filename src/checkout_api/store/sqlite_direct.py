@@ -11,9 +11,11 @@ everything else stays on SQLAlchemy, and Alembic still owns the schema.
   indexed lookup costs about 10 microseconds, less than a thread hop.
 - Writes run on one writer thread per process, one transaction per hop, so the event loop
   never blocks on a lock another process holds.
-- Lock waits are short and jittered (`BEGIN IMMEDIATE` retried every 0.2-1 ms up to the busy
-  timeout) instead of SQLite's default busy handler, whose sleeps grow to 100 ms and made
-  the latency tail of two writing processes seconds long.
+- Writers of all processes queue on a kernel file lock (`flock`) before `BEGIN IMMEDIATE`:
+  the kernel hands the lock over the moment it is free. SQLite's own busy handler polls with
+  sleeps that grow to 100 ms, which made the latency tail of two writing processes long.
+  Writers that do not take the file lock (the SQLAlchemy paths, `purge`) still get SQLite's
+  locking; `BEGIN IMMEDIATE` is retried every 0.2-1 ms while they hold it.
 
 Values are written as SQLAlchemy's SQLite dialect writes them (datetimes as
 `YYYY-MM-DD HH:MM:SS.ffffff` UTC, booleans as 0/1), so both paths read each other's rows.
@@ -22,6 +24,8 @@ Values are written as SQLAlchemy's SQLite dialect writes them (datetimes as
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import random
 import sqlite3
 import time
@@ -53,6 +57,7 @@ class SqliteDirect:
         self._path = path
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
+        self._lock_file: int | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-write")
 
     def read_one(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -77,20 +82,29 @@ class SqliteDirect:
     def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._writer is None:
             self._writer = _connect(self._path, timeout=0)
+            self._lock_file = os.open(f"{self._path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
         db = self._writer
-        _begin_immediate(db)
+        assert self._lock_file is not None
+        fcntl.flock(self._lock_file, fcntl.LOCK_EX)
         try:
-            result = work(db)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            _begin_immediate(db)
+            try:
+                result = work(db)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        finally:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         return result
 
     def _close_writer(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
 
 
 def _begin_immediate(db: sqlite3.Connection) -> None:
