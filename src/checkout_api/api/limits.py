@@ -35,6 +35,7 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from checkout_api import metrics
+from checkout_api.api.memory_counters import ExpiringCounters
 from checkout_api.config import Settings
 from checkout_api.errors import RateLimited
 
@@ -76,6 +77,8 @@ class RequestLimits:
                 key_prefix=prefix,
                 wrap_exceptions=True,
             )
+        elif bare.startswith("memory://"):
+            storage = ExpiringCounters()
         else:
             storage = storage_from_string(
                 url if url.startswith("async+") else f"async+{url}", wrap_exceptions=True

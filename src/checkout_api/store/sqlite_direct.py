@@ -40,7 +40,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from checkout_api.store.db import SQLITE_BUSY_TIMEOUT_MS
 
 T = TypeVar("T")
-_SQLA_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
 _LOCK_RETRY_SECONDS = (0.0002, 0.001)
 
 
@@ -130,7 +129,7 @@ def _connect(path: str, *, timeout: float) -> sqlite3.Connection:
 
 def now_text() -> str:
     """Now, as SQLAlchemy's SQLite dialect stores a DateTime."""
-    return datetime.now(UTC).strftime(_SQLA_DATETIME)
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def parse_datetime(value: str | None) -> datetime | None:
