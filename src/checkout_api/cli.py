@@ -203,7 +203,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if args.command in ("migrate", "purge"):
+        # One-shot commands piped into `head` and the like end quietly. Never for the servers:
+        # with the default action a client that resets its connection kills the process.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if args.command == "serve":
         serve(args.host, args.port, args.workers)
     elif args.command == "migrate":
