@@ -1,0 +1,64 @@
+"""The direct SQLite path: writers of several processes take turns instead of failing."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+
+from checkout_api.store import migrate
+from checkout_api.store.sqlite_direct import SqliteDirect, _begin_immediate
+
+WRITES = 200
+
+
+def database(tmp_path: Path) -> str:
+    path = tmp_path / "direct.db"
+    migrate.upgrade(f"sqlite:///{path}")
+    return str(path)
+
+
+def insert_event(n: str) -> str:
+    return (
+        "INSERT INTO webhook_events (id, type, event_created, livemode, result, received_at)"
+        f" VALUES ('evt_{n}', 't', 0, 0, 'ignored', '2026-12-04 00:00:00.000000')"
+    )
+
+
+async def test_two_writers_on_one_file_never_see_a_locked_database(tmp_path: Path) -> None:
+    path = await asyncio.to_thread(database, tmp_path)  # migrations run their own loop
+    first, second = SqliteDirect(path), SqliteDirect(path)  # like two worker processes
+    try:
+        await asyncio.gather(
+            *(
+                (first if n % 2 else second).write(
+                    lambda db, n=n: db.execute(insert_event(str(n))).rowcount
+                )
+                for n in range(WRITES)
+            )
+        )
+    finally:
+        await first.close()
+        await second.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM webhook_events").fetchone() == (WRITES,)
+
+
+def test_a_writer_outside_the_file_lock_is_waited_for(tmp_path: Path) -> None:
+    path = database(tmp_path)
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # e.g. `purge`, through SQLAlchemy
+    waiter = sqlite3.connect(path, isolation_level=None, timeout=0)
+    release = threading.Timer(0.2, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        _begin_immediate(waiter)  # raises "database is locked" unless it waits its turn
+        waiter.execute(insert_event("after"))
+        waiter.execute("COMMIT")
+    finally:
+        release.join()
+        holder.close()
+        waiter.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT id FROM webhook_events").fetchall() == [("evt_after",)]
