@@ -36,6 +36,7 @@ from prometheus_client import (
 )
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_MULTIPROC_FILE_KINDS = ("counter", "gauge", "histogram", "summary")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 
@@ -108,8 +109,9 @@ def reset_multiprocess_dir() -> None:
         return
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
-    for stale in path.glob("*.db"):
-        stale.unlink()
+    for kind in _MULTIPROC_FILE_KINDS:  # only prometheus_client's own files, never others
+        for stale in path.glob(f"{kind}_*.db"):
+            stale.unlink()
 
 
 def process_stopped() -> None:

@@ -40,8 +40,11 @@ async def test_every_worker_reports_the_sum_of_all_workers(
             async with httpx.AsyncClient(timeout=10, trust_env=False) as http:
                 text = (await http.get(f"{service.base_url}/metrics")).text
             readings.append(metric(text, "checkout_sessions_total", result="created"))
+        # Live gauges are per worker process (and go at a clean stop, so look now).
+        writers = {path.stem.rsplit("_", 1)[1] for path in metrics_dir.glob("gauge_*.db")}
     finally:
         service.stop()
 
     assert readings == [float(SESSIONS)] * 4
     assert not (metrics_dir / "counter_999999.db").exists()
+    assert len(writers) >= 2, f"only {writers} wrote metrics"

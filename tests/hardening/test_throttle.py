@@ -134,16 +134,20 @@ async def test_unpaced_by_default_stripe_429s_are_retried_and_end_within_the_bud
             return response, time.monotonic() - started
 
         results = await asyncio.gather(*(one(n) for n in range(CALLERS)))
+        retries = await read_metric(
+            client, "checkout_stripe_retries_total", operation="checkout.sessions.create"
+        )
 
     slowest = max(elapsed for _, elapsed in results)
     assert slowest <= BUDGET + SLACK, f"slowest answer after {slowest:.2f}s"
     created = [r for r, _ in results if r.status_code == 201]
+    assert retries > 0, "Stripe's 429s were meant to be retried"
     for response, _ in results:
         if response.status_code != 201:
             assert response.status_code in (503, 504), response.text
             assert response.json()["code"] in ("stripe_rate_limited", "stripe_unreachable")
             assert int(response.headers["retry-after"]) >= 1
-    assert len(created) >= RATE, f"only {len(created)} of {CALLERS} served"
+    assert len(created) >= 0.75 * RATE * BUDGET, f"only {len(created)} of {CALLERS} served"
     assert any(p["status"] == 429 for p in emulator.requests("/v1/checkout/sessions", "POST"))
     references = [s["params"]["client_reference_id"] for s in emulator.creates()]
     assert len(references) == len(set(references)) == len(created)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
+import pytest
+
 from checkout_api.store import migrate
+from checkout_api.store.db import create_engine
 from checkout_api.store.sqlite_direct import SqliteDirect, _begin_immediate
+from checkout_api.store.sqlite_sessions import SqliteSessionRepository
 
 WRITES = 200
 
@@ -53,7 +60,7 @@ def test_a_writer_outside_the_file_lock_is_waited_for(tmp_path: Path) -> None:
     release = threading.Timer(0.2, lambda: holder.execute("COMMIT"))
     release.start()
     try:
-        _begin_immediate(waiter)  # raises "database is locked" unless it waits its turn
+        _begin_immediate(waiter, time.monotonic() + 5)  # raises "database is locked" unless it waits its turn
         waiter.execute(insert_event("after"))
         waiter.execute("COMMIT")
     finally:
@@ -62,3 +69,25 @@ def test_a_writer_outside_the_file_lock_is_waited_for(tmp_path: Path) -> None:
         waiter.close()
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT id FROM webhook_events").fetchall() == [("evt_after",)]
+
+
+async def test_a_cancelled_claim_leaves_no_pending_row(tmp_path: Path) -> None:
+    """A request cancelled while its claim waits for the writer must not strand the claim."""
+    path = await asyncio.to_thread(database, tmp_path)
+    engine = create_engine(f"sqlite:///{path}")
+    direct = SqliteDirect(path)
+    sessions = SqliteSessionRepository(engine, direct)
+    other_writer = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other_writer, fcntl.LOCK_EX)  # another worker is writing
+    try:
+        claim = asyncio.ensure_future(sessions.insert_pending("visitor", "cart", "key-1", 0.0))
+        await asyncio.sleep(0)  # the claim is queued behind the lock
+        claim.cancel()
+        fcntl.flock(other_writer, fcntl.LOCK_UN)  # the queued insert now commits
+        with pytest.raises(asyncio.CancelledError):
+            await claim
+        assert await sessions.all_rows() == []
+    finally:
+        os.close(other_writer)
+        await direct.close()
+        await engine.dispose()

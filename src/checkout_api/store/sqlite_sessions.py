@@ -6,6 +6,7 @@ behaviour on SQLite and on PostgreSQL, so the two cannot drift apart unnoticed.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any
 
@@ -51,12 +52,23 @@ class SqliteSessionRepository(SessionRepository):
         self, session_id: str, fingerprint: str, idempotency_key: str, lease_expires_at: float
     ) -> int | None:
         now = now_text()
-        row = await self._direct.write(
-            lambda db: db.execute(
-                _INSERT_PENDING,
-                (session_id, fingerprint, idempotency_key, lease_expires_at, now, now),
-            ).fetchone()
+        write = asyncio.ensure_future(
+            self._direct.write(
+                lambda db: db.execute(
+                    _INSERT_PENDING,
+                    (session_id, fingerprint, idempotency_key, lease_expires_at, now, now),
+                ).fetchone()
+            )
         )
+        try:
+            row = await asyncio.shield(write)
+        except asyncio.CancelledError:
+            # The writer thread may still commit the claim; take it back rather than leave
+            # the cart blocked until its lease runs out.
+            claimed = await write
+            if claimed:
+                await self.delete_pending(int(claimed[0]))
+            raise
         return int(row[0]) if row else None
 
     async def mark_open(
