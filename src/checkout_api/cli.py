@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, NoReturn
 
 from pydantic import ValidationError
@@ -64,6 +65,21 @@ def _uvicorn_config(settings: Settings, app: Any, host: str, port: int, workers:
     )
 
 
+PROMETHEUS_FILE_KINDS = ("counter", "gauge", "histogram", "summary")
+
+
+def _reset_metrics_dir() -> None:
+    """Before any worker imports `metrics`: drop the metric files a previous run left."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for kind in PROMETHEUS_FILE_KINDS:  # only prometheus_client's own files, never others
+        for stale in path.glob(f"{kind}_*.db"):
+            stale.unlink()
+
+
 def serve(host: str, port: int, workers: int, **overrides: Any) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
@@ -73,13 +89,11 @@ def serve(host: str, port: int, workers: int, **overrides: Any) -> None:
 
     settings = _settings_or_exit(**overrides)
     configure_logging(settings.log_level, settings.log_format)
+    _reset_metrics_dir()
     if workers > 1:
         if settings.migrate_on_start:
             migrate.upgrade(settings.database_url)
         os.environ["MIGRATE_ON_START"] = "false"  # done once, here, for every worker
-        from checkout_api.metrics import reset_multiprocess_dir
-
-        reset_multiprocess_dir()
         config = _uvicorn_config(
             settings, "checkout_api.asgi:create_app_from_env", host, port, workers
         )

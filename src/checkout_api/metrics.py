@@ -19,6 +19,8 @@
 Routes are labelled by their template (`/checkoutsession`), never the raw path. Metrics are
 per process unless PROMETHEUS_MULTIPROC_DIR names a directory: then every worker writes its
 values there and GET /metrics from any worker answers for all of them (`exposition`).
+`checkout-api serve` clears the directory's metric files at start (cli.py), before this
+module is imported.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ from prometheus_client import (
 )
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-_MULTIPROC_FILE_KINDS = ("counter", "gauge", "histogram", "summary")
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0)
 
@@ -97,24 +98,25 @@ def exposition() -> bytes:
     """The Prometheus text for this process, or for every worker in multiprocess mode."""
     if not os.environ.get(MULTIPROC_ENV):
         return generate_latest()
+    _forget_dead_workers(os.environ[MULTIPROC_ENV])
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return generate_latest(registry)
-
-
-def reset_multiprocess_dir() -> None:
-    """Before workers start: drop the files a previous run left (their counts are not ours)."""
-    directory = os.environ.get(MULTIPROC_ENV)
-    if not directory:
-        return
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    for kind in _MULTIPROC_FILE_KINDS:  # only prometheus_client's own files, never others
-        for stale in path.glob(f"{kind}_*.db"):
-            stale.unlink()
 
 
 def process_stopped() -> None:
     """At a clean shutdown: take this worker out of the live gauges."""
     if os.environ.get(MULTIPROC_ENV):
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def _forget_dead_workers(directory: str) -> None:
+    """Live gauges of a worker that crashed (uvicorn replaced it) stop counting."""
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+        except PermissionError:  # alive, someone else's
+            pass

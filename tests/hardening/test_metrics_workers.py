@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.mmap_dict import MmapedDict
 
+from checkout_api.metrics import _forget_dead_workers
 from tests.conftest import EmulatorHandle
 from tests.hardening.conftest import metric, service_env
 from tests.processes import ServiceProcess
@@ -48,3 +52,14 @@ async def test_every_worker_reports_the_sum_of_all_workers(
     assert readings == [float(SESSIONS)] * 4
     assert not (metrics_dir / "counter_999999.db").exists()
     assert len(writers) >= 2, f"only {writers} wrote metrics"
+
+
+def test_a_crashed_workers_live_gauges_are_dropped_at_the_next_scrape(tmp_path: Path) -> None:
+    dead = subprocess.Popen(["true"])  # a pid that is gone once reaped
+    dead.wait()
+    for name in (f"gauge_livesum_{dead.pid}.db", f"gauge_livesum_{os.getpid()}.db"):
+        MmapedDict(str(tmp_path / name)).close()
+
+    _forget_dead_workers(str(tmp_path))
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"gauge_livesum_{os.getpid()}.db"]
