@@ -77,6 +77,19 @@ class TestThrottleSchedule:
         assert throttle.waiting == 0
 
 
+async def timed_checkouts(
+    client: httpx.AsyncClient, prefix: str
+) -> list[tuple[httpx.Response, float]]:
+    """CALLERS concurrent checkouts, each with its own session id, and how long each took."""
+
+    async def one(n: int) -> tuple[httpx.Response, float]:
+        started = time.monotonic()
+        response = await client.post("/checkoutsession", json={"session_id": f"{prefix}-{n}"})
+        return response, time.monotonic() - started
+
+    return list(await asyncio.gather(*(one(n) for n in range(CALLERS))))
+
+
 async def test_100_concurrent_callers_are_queued_fairly_within_the_budget(
     hardened_settings: Callable[..., Settings], emulator: EmulatorHandle
 ) -> None:
@@ -86,13 +99,7 @@ async def test_100_concurrent_callers_are_queued_fairly_within_the_budget(
     )
 
     async with app_client(settings) as client:
-
-        async def one(n: int) -> tuple[httpx.Response, float]:
-            started = time.monotonic()
-            response = await client.post("/checkoutsession", json={"session_id": f"fair-{n}"})
-            return response, time.monotonic() - started
-
-        results = await asyncio.gather(*(one(n) for n in range(CALLERS)))
+        results = await timed_checkouts(client, "fair")
         refused_metric = await read_metric(
             client, "checkout_rate_limited_total", limit="stripe_throttle"
         )
@@ -127,13 +134,7 @@ async def test_unpaced_by_default_stripe_429s_are_retried_and_end_within_the_bud
     assert settings.stripe_max_requests_per_second == 0
 
     async with app_client(settings) as client:
-
-        async def one(n: int) -> tuple[httpx.Response, float]:
-            started = time.monotonic()
-            response = await client.post("/checkoutsession", json={"session_id": f"unpaced-{n}"})
-            return response, time.monotonic() - started
-
-        results = await asyncio.gather(*(one(n) for n in range(CALLERS)))
+        results = await timed_checkouts(client, "unpaced")
         retries = await read_metric(
             client, "checkout_stripe_retries_total", operation="checkout.sessions.create"
         )

@@ -18,7 +18,7 @@ or the write lock (SQLite) makes exactly one concurrent transaction win.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 from sqlalchemy import case, func, literal, update
@@ -172,10 +172,4 @@ class LifecycleStore:
                     created_at=now_utc(),
                 )
             )
-        return Applied(
-            applied.session_id,
-            applied.status,
-            applied.payment_status,
-            applied.customer_email,
-            fulfilled_now=True,
-        )
+        return replace(applied, fulfilled_now=True)

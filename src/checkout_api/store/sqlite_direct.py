@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from checkout_api.store.db import SQLITE_BUSY_TIMEOUT_MS
+from checkout_api.store.db import SQLITE_BUSY_TIMEOUT_MS, SQLITE_PRAGMAS
 
 T = TypeVar("T")
 _LOCK_RETRY_SECONDS = (0.0002, 0.001)
@@ -125,11 +125,10 @@ def _begin_immediate(db: sqlite3.Connection, give_up: float) -> None:
 
 
 def _connect(path: str, *, timeout: float) -> sqlite3.Connection:
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves; the pragmas match store/db.py.
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves.
     db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("PRAGMA foreign_keys=ON")
+    for pragma in SQLITE_PRAGMAS:
+        db.execute(pragma)
     return db
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from dataclasses import replace
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -123,13 +124,7 @@ class SqliteLifecycleStore(LifecycleStore):
         if self._queue:
             assert applied.session_id is not None
             db.execute(_QUEUE_FULFILLMENT, (news.stripe_id, applied.session_id, time.time(), now))
-        return Applied(
-            applied.session_id,
-            applied.status,
-            applied.payment_status,
-            applied.customer_email,
-            fulfilled_now=True,
-        )
+        return replace(applied, fulfilled_now=True)
 
 
 class _Redelivery(Exception):

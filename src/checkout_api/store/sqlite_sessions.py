@@ -96,9 +96,14 @@ class SqliteSessionRepository(SessionRepository):
         return await self._direct.write(record)
 
 
+_LIVEMODE = StoredSession.__slots__.index("livemode")
+_FULFILLED_AT = StoredSession.__slots__.index("fulfilled_at")
+
+
 def _stored(row: tuple[Any, ...]) -> StoredSession:
+    """A row in `_FIELDS` order, with the two columns sqlite3 returns untyped converted."""
     values = list(row)
-    livemode, fulfilled_at = values[12], values[15]
-    values[12] = None if livemode is None else bool(livemode)
-    values[15] = parse_datetime(fulfilled_at)
+    livemode = values[_LIVEMODE]
+    values[_LIVEMODE] = None if livemode is None else bool(livemode)
+    values[_FULFILLED_AT] = parse_datetime(values[_FULFILLED_AT])
     return StoredSession(*values)
