@@ -8,6 +8,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,44 @@ async def test_a_cancelled_claim_leaves_no_pending_row(tmp_path: Path) -> None:
         os.close(other_writer)
         await direct.close()
         await engine.dispose()
+
+
+class _Refused(Exception):
+    pass
+
+
+async def test_writes_queued_together_share_one_transaction_and_fail_alone(tmp_path: Path) -> None:
+    """Group commit: a failed write rolls back only its own work; the others still commit."""
+    path = await asyncio.to_thread(database, tmp_path)
+    direct = SqliteDirect(path)
+    outsider = sqlite3.connect(path, check_same_thread=False)  # sees only committed rows
+
+    def insert(n: str) -> Callable[[sqlite3.Connection], int]:
+        def work(db: sqlite3.Connection) -> int:
+            db.execute(insert_event(n))
+            (committed,) = outsider.execute("SELECT count(*) FROM webhook_events").fetchone()
+            return int(committed)
+
+        return work
+
+    def insert_then_fail(db: sqlite3.Connection) -> int:
+        db.execute(insert_event("refused"))
+        raise _Refused
+
+    try:
+        await direct.write(insert("warm-up"))
+        writes = [  # three requests in one turn of the event loop
+            direct.write(insert("first")),
+            direct.write(insert_then_fail),
+            direct.write(insert("second")),
+        ]
+        results = await asyncio.gather(*writes, return_exceptions=True)
+    finally:
+        await direct.close()
+    # Each write saw only the warm-up row committed: all three ran in one transaction.
+    assert results[0] == 1
+    assert results[2] == 1
+    assert isinstance(results[1], _Refused)
+    rows = outsider.execute("SELECT id FROM webhook_events ORDER BY id").fetchall()
+    outsider.close()
+    assert rows == [("evt_first",), ("evt_second",), ("evt_warm-up",)]

@@ -9,8 +9,9 @@ everything else stays on SQLAlchemy, and Alembic still owns the schema.
 
 - Reads run inline on the event loop: in WAL mode a reader never waits for a writer, and an
   indexed lookup costs about 10 microseconds, less than a thread hop.
-- Writes run on one writer thread per process, one transaction per hop, so the event loop
-  never blocks on a lock another process holds.
+- Writes run on one writer thread per process, so the event loop never blocks on a lock
+  another process holds. Writes that arrive together share one transaction (group commit,
+  each under its own savepoint): see `SqliteDirect.write`.
 - Writers of all processes queue on a kernel file lock (`flock`) before `BEGIN IMMEDIATE`:
   the kernel hands the lock over the moment it is free. SQLite's own busy handler polls with
   sleeps that grow to 100 ms, which made the latency tail of two writing processes long.
@@ -33,7 +34,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -60,6 +61,8 @@ class SqliteDirect:
         self._writer: sqlite3.Connection | None = None
         self._lock_file: int | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-write")
+        self._queued: list[_Write[Any]] = []
+        self._batch_in_flight = False
 
     def read_one(self, sql: str, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
         if self._reader is None:
@@ -67,11 +70,23 @@ class SqliteDirect:
         row: tuple[Any, ...] | None = self._reader.execute(sql, args).fetchone()
         return row
 
-    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `work(connection)` in one IMMEDIATE transaction on the writer thread."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._thread, self._transaction, work
-        )
+    def write(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Run `work(connection)` under its own savepoint in the next group transaction.
+
+        Group commit: the writes of concurrent requests that arrive while a transaction is
+        on the writer thread go together into the next one, each under a savepoint, so one
+        failure rolls back only its own work. One thread hop, one lock turn and one COMMIT
+        then serve many requests: with one transaction per write, the hops and lock turns
+        were most of a write's latency (docs/performance.md). The future resolves only after
+        COMMIT; cancelling it after the batch has started does not undo the work.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queued.append(_Write(work, future))
+        if not self._batch_in_flight:
+            self._batch_in_flight = True
+            loop.call_soon(self._start_batch, loop)  # the rest of this loop turn joins it
+        return future
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -80,7 +95,35 @@ class SqliteDirect:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._close_writer)
         self._thread.shutdown(wait=True)
 
-    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    def _start_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch = [write for write in self._queued if not write.future.cancelled()]
+        self._queued = []
+        if not batch:
+            self._batch_in_flight = False
+            return
+        done = loop.run_in_executor(self._thread, self._transaction, batch)
+        done.add_done_callback(lambda finished: self._finish_batch(loop, batch, finished))
+
+    def _finish_batch(
+        self, loop: asyncio.AbstractEventLoop, batch: list[_Write[Any]], finished: asyncio.Future[None]
+    ) -> None:
+        error = finished.exception()
+        for write in batch:
+            if write.future.cancelled():
+                continue
+            if error is not None:
+                write.future.set_exception(error)
+            elif write.error is not None:
+                write.future.set_exception(write.error)
+            else:
+                write.future.set_result(write.result)
+        self._batch_in_flight = False
+        if self._queued:
+            self._batch_in_flight = True
+            self._start_batch(loop)
+
+    def _transaction(self, batch: list[_Write[Any]]) -> None:
+        """One IMMEDIATE transaction, each write under a savepoint (runs on the writer thread)."""
         if self._writer is None:
             self._writer = _connect(self._path, timeout=0)
             self._lock_file = os.open(f"{self._path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -94,7 +137,8 @@ class SqliteDirect:
         try:
             _begin_immediate(db, give_up)
             try:
-                result = work(db)
+                for write in batch:
+                    write.run(db)
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:  # also after a failed COMMIT, so the next BEGIN works
@@ -102,7 +146,6 @@ class SqliteDirect:
                 raise
         finally:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
-        return result
 
     def _close_writer(self) -> None:
         if self._writer is not None:
@@ -111,6 +154,31 @@ class SqliteDirect:
         if self._lock_file is not None:
             os.close(self._lock_file)
             self._lock_file = None
+
+
+class _Write(Generic[T]):
+    """One caller's work in a group transaction, and what came of it."""
+
+    __slots__ = ("error", "future", "result", "work")
+
+    def __init__(
+        self, work: Callable[[sqlite3.Connection], T], future: asyncio.Future[T]
+    ) -> None:
+        self.work = work
+        self.future = future
+        self.result: T | None = None
+        self.error: Exception | None = None
+
+    def run(self, db: sqlite3.Connection) -> None:
+        db.execute("SAVEPOINT write")
+        try:
+            self.result = self.work(db)
+        except Exception as error:
+            if not db.in_transaction:
+                raise  # SQLite rolled the whole transaction back (e.g. disk full): all fail
+            db.execute("ROLLBACK TO write")  # this caller's failure only: the rest commit
+            self.error = error
+        db.execute("RELEASE write")
 
 
 def _begin_immediate(db: sqlite3.Connection, give_up: float) -> None:

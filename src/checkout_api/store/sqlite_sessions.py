@@ -52,13 +52,11 @@ class SqliteSessionRepository(SessionRepository):
         self, session_id: str, fingerprint: str, idempotency_key: str, lease_expires_at: float
     ) -> int | None:
         now = now_text()
-        write = asyncio.ensure_future(
-            self._direct.write(
-                lambda db: db.execute(
-                    _INSERT_PENDING,
-                    (session_id, fingerprint, idempotency_key, lease_expires_at, now, now),
-                ).fetchone()
-            )
+        write = self._direct.write(
+            lambda db: db.execute(
+                _INSERT_PENDING,
+                (session_id, fingerprint, idempotency_key, lease_expires_at, now, now),
+            ).fetchone()
         )
         try:
             row = await asyncio.shield(write)
