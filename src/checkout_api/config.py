@@ -51,7 +51,6 @@ class StoreSettings(BaseSettings):
 
 
 class Settings(StoreSettings):
-
     # Stripe
     stripe_secret_key: SecretStr
     stripe_publishable_key: str | None = None

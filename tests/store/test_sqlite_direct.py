@@ -61,7 +61,9 @@ def test_a_writer_outside_the_file_lock_is_waited_for(tmp_path: Path) -> None:
     release = threading.Timer(0.2, lambda: holder.execute("COMMIT"))
     release.start()
     try:
-        _begin_immediate(waiter, time.monotonic() + 5)  # raises "database is locked" unless it waits its turn
+        _begin_immediate(
+            waiter, time.monotonic() + 5
+        )  # raises "database is locked" unless it waits its turn
         waiter.execute(insert_event("after"))
         waiter.execute("COMMIT")
     finally:
@@ -133,3 +135,40 @@ async def test_writes_queued_together_share_one_transaction_and_fail_alone(tmp_p
     rows = outsider.execute("SELECT id FROM webhook_events ORDER BY id").fetchall()
     outsider.close()
     assert rows == [("evt_first",), ("evt_second",), ("evt_warm-up",)]
+
+
+async def test_a_commit_never_checkpoints_the_wal_itself(tmp_path: Path) -> None:
+    """A commit past SQLite's automatic threshold (1000 pages) leaves the database file alone."""
+    path = await asyncio.to_thread(database, tmp_path)
+    direct = SqliteDirect(path, checkpoint_interval=3600)  # one checkpoint, then none
+    try:
+        await direct.write(lambda db: db.execute(insert_event("first")).rowcount)
+        checkpointer = direct._checkpointer
+        assert checkpointer is not None
+        assert await asyncio.to_thread(checkpointer.checkpointed.wait, 10)
+        size_before = os.path.getsize(path)
+        await direct.write(
+            lambda db: [db.execute(insert_event(f"{n}-{'x' * 4000}")) for n in range(1500)]
+        )
+        assert os.path.getsize(path) == size_before
+    finally:
+        await direct.close()
+
+
+async def test_the_checkpoint_thread_copies_the_wal_into_the_database(tmp_path: Path) -> None:
+    path = await asyncio.to_thread(database, tmp_path)
+    direct = SqliteDirect(path, checkpoint_interval=0.01)
+    try:
+        await direct.write(lambda db: db.execute(insert_event("first")).rowcount)
+        checkpointer = direct._checkpointer
+        assert checkpointer is not None
+        assert await asyncio.to_thread(checkpointer.checkpointed.wait, 10)
+        size_before = os.path.getsize(path)
+        checkpointer.checkpointed.clear()
+        await direct.write(
+            lambda db: [db.execute(insert_event(f"{n}-{'x' * 4000}")) for n in range(100)]
+        )
+        assert await asyncio.to_thread(checkpointer.checkpointed.wait, 10)
+        assert os.path.getsize(path) > size_before
+    finally:
+        await direct.close()
