@@ -10,9 +10,8 @@ everything else stays on SQLAlchemy, and Alembic still owns the schema.
 - Reads run inline on the event loop: in WAL mode a reader never waits for a writer, and an
   indexed lookup costs about 10 microseconds, less than a thread hop.
 - Writes that arrive together share one transaction (group commit, each under its own
-  savepoint; see `SqliteDirect.write`). The transaction runs on the event loop when no other
-  process is writing (about 0.1 ms), else on one writer thread per process, so the loop never
-  waits for a lock another process holds.
+  savepoint; see `SqliteDirect.write`), run on one writer thread per process, so the event
+  loop never waits for a lock another process holds.
 - Writers of all processes queue on a kernel file lock (`flock`) before `BEGIN IMMEDIATE`:
   the kernel hands the lock over the moment it is free. SQLite's own busy handler polls with
   sleeps that grow to 100 ms, which made the latency tail of two writing processes long.
@@ -80,8 +79,8 @@ class SqliteDirect:
     def write(self, work: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Run `work(connection)` under its own savepoint in the next group transaction.
 
-        Group commit: the writes of concurrent requests made in one turn of the event loop
-        (or while the previous transaction waits on the writer thread) go together into one
+        Group commit: the writes of concurrent requests made in one turn of the event loop,
+        or while the previous transaction is on the writer thread, go together into one
         transaction, each under a savepoint, so one failure rolls back only its own work.
         One lock turn and one COMMIT then serve many requests: with one transaction per
         write, thread hops and lock turns were most of a write's latency
@@ -112,14 +111,6 @@ class SqliteDirect:
         if not batch:
             self._batch_in_flight = False
             return
-        try:
-            committed = self._commit_if_free(batch)
-        except Exception as error:
-            self._finish_batch(loop, batch, error)
-            return
-        if committed:
-            self._finish_batch(loop, batch, None)
-            return
         done = loop.run_in_executor(self._thread, self._commit_when_free, batch)
         done.add_done_callback(
             lambda finished: self._finish_batch(loop, batch, finished.exception())
@@ -143,29 +134,6 @@ class SqliteDirect:
             loop.call_soon(self._start_batch, loop)
         else:
             self._batch_in_flight = False
-
-    def _commit_if_free(self, batch: list[_Write[Any]]) -> bool:
-        """On the event loop: commit `batch` now if no other writer holds the lock, else False.
-
-        A batch of about 0.1 ms is cheaper run here than handed to the writer thread: the hop
-        and the GIL hand-offs it costs were a quarter of a worker's CPU (py-spy, scenario a).
-        """
-        db, lock = self._open_writer()
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False  # another process is writing: wait for it on the thread
-        try:
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as error:
-                if "locked" in str(error):
-                    return False  # a writer outside the file lock (e.g. purge)
-                raise
-            _commit(db, batch)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-        return True
 
     def _commit_when_free(self, batch: list[_Write[Any]]) -> None:
         """On the writer thread: wait for the lock, then commit `batch`."""

@@ -1,11 +1,11 @@
-"""WAL checkpoints off the event loop, for the writer in `sqlite_direct.py`.
+"""WAL checkpoints off the write path, for the writer in `sqlite_direct.py`.
 
 SQLite checkpoints by default inside the COMMIT that takes the WAL past 1000 pages: that
 commit copies the pages into the database file first. Measured here, a checkpoint of a few
-thousand pages takes 35-50 ms; as `SqliteDirect` commits on the event loop, every request of
-the process would wait for it. Its writer therefore has automatic checkpoints off and this
-thread checkpoints instead, twice a second when something was written. PASSIVE mode never
-blocks writers or readers, so commits go on while it copies.
+thousand pages takes 35-50 ms, during which that commit holds the write lock that every
+writer of every worker queues on. `SqliteDirect`'s writer therefore has automatic
+checkpoints off and this thread checkpoints instead, twice a second when something was
+written. PASSIVE mode never blocks writers or readers, so commits go on while it copies.
 """
 
 from __future__ import annotations
