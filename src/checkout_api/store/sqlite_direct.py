@@ -215,10 +215,14 @@ def _begin_immediate(db: sqlite3.Connection, give_up: float) -> None:
 
 
 def _connect(path: str, *, timeout: float) -> sqlite3.Connection:
+    """A connection whose busy timeout is `timeout`; its set-up may wait for other writers."""
     # isolation_level=None: we issue BEGIN/COMMIT ourselves.
-    db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-    for pragma in SQLITE_PRAGMAS:
+    db = sqlite3.connect(
+        path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    for pragma in SQLITE_PRAGMAS:  # journal_mode needs a lock a committing writer may hold
         db.execute(pragma)
+    db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
     return db
 
 

@@ -14,6 +14,10 @@ import sqlite3
 import threading
 from collections.abc import Callable
 
+import structlog
+
+log = structlog.get_logger("checkout_api.store")
+
 CHECKPOINT_INTERVAL_SECONDS = 0.5
 
 
@@ -41,7 +45,7 @@ class WalCheckpointer:
         self._thread.join()
 
     def _run(self) -> None:
-        db = self._connect()
+        db: sqlite3.Connection | None = None
         try:
             while True:
                 self._written.wait()
@@ -49,10 +53,13 @@ class WalCheckpointer:
                 if self._stopping.is_set():
                     return
                 try:
+                    db = db or self._connect()
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.OperationalError:
-                    pass  # another process is checkpointing: the next turn catches up
+                except sqlite3.Error as error:  # e.g. another process checkpointing
+                    log.warning("sqlite.checkpoint_failed", error_type=type(error).__name__)
+                    self._written.set()  # try again at the next turn
                 self.checkpointed.set()
                 self._stopping.wait(self._interval)  # at most one run per interval
         finally:
-            db.close()
+            if db is not None:
+                db.close()
