@@ -17,6 +17,7 @@ from checkout_api.store import migrate
 from checkout_api.store.db import create_engine
 from checkout_api.store.sqlite_direct import SqliteDirect, _begin_immediate
 from checkout_api.store.sqlite_sessions import SqliteSessionRepository
+from checkout_api.store.wal_checkpointer import WalCheckpointer
 
 WRITES = 200
 
@@ -137,19 +138,28 @@ async def test_writes_queued_together_share_one_transaction_and_fail_alone(tmp_p
     assert rows == [("evt_first",), ("evt_second",), ("evt_warm-up",)]
 
 
+async def first_checkpoint(direct: SqliteDirect) -> WalCheckpointer:
+    """Open the writer with one small write and wait for the checkpoint that follows it."""
+    await direct.write(lambda db: db.execute(insert_event("first")).rowcount)
+    checkpointer = direct._checkpointer
+    assert checkpointer is not None
+    assert await asyncio.to_thread(checkpointer.checkpointed.wait, 10)
+    return checkpointer
+
+
+def insert_large_events(count: int) -> Callable[[sqlite3.Connection], object]:
+    """About one 4 KB page per event."""
+    return lambda db: [db.execute(insert_event(f"{n}-{'x' * 4000}")) for n in range(count)]
+
+
 async def test_a_commit_never_checkpoints_the_wal_itself(tmp_path: Path) -> None:
     """A commit past SQLite's automatic threshold (1000 pages) leaves the database file alone."""
     path = await asyncio.to_thread(database, tmp_path)
     direct = SqliteDirect(path, checkpoint_interval=3600)  # one checkpoint, then none
     try:
-        await direct.write(lambda db: db.execute(insert_event("first")).rowcount)
-        checkpointer = direct._checkpointer
-        assert checkpointer is not None
-        assert await asyncio.to_thread(checkpointer.checkpointed.wait, 10)
+        await first_checkpoint(direct)
         size_before = os.path.getsize(path)
-        await direct.write(
-            lambda db: [db.execute(insert_event(f"{n}-{'x' * 4000}")) for n in range(1500)]
-        )
+        await direct.write(insert_large_events(1500))
         assert os.path.getsize(path) == size_before
     finally:
         await direct.close()
@@ -159,15 +169,10 @@ async def test_the_checkpoint_thread_copies_the_wal_into_the_database(tmp_path: 
     path = await asyncio.to_thread(database, tmp_path)
     direct = SqliteDirect(path, checkpoint_interval=0.01)
     try:
-        await direct.write(lambda db: db.execute(insert_event("first")).rowcount)
-        checkpointer = direct._checkpointer
-        assert checkpointer is not None
-        assert await asyncio.to_thread(checkpointer.checkpointed.wait, 10)
+        checkpointer = await first_checkpoint(direct)
         size_before = os.path.getsize(path)
         checkpointer.checkpointed.clear()
-        await direct.write(
-            lambda db: [db.execute(insert_event(f"{n}-{'x' * 4000}")) for n in range(100)]
-        )
+        await direct.write(insert_large_events(100))
         assert await asyncio.to_thread(checkpointer.checkpointed.wait, 10)
         assert os.path.getsize(path) > size_before
     finally:

@@ -18,7 +18,8 @@ everything else stays on SQLAlchemy, and Alembic still owns the schema.
   Writers that do not take the file lock (the SQLAlchemy paths, `purge`) still get SQLite's
   locking; `BEGIN IMMEDIATE` is retried every 0.2-1 ms while they hold it.
 - WAL checkpoints run on their own thread (`wal_checkpointer.py`), never inside a commit.
-- Reads wait at most 0.25 s for a lock (only WAL recovery takes one), as they run on the loop.
+- Reads wait at most 0.25 s for a lock (only WAL recovery takes one), as they run on the loop;
+  opening the reader (once per process) may wait for a committing writer.
 
 Values are written as SQLAlchemy's SQLite dialect writes them (datetimes as
 `YYYY-MM-DD HH:MM:SS.ffffff` UTC, booleans as 0/1), so both paths read each other's rows.
