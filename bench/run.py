@@ -44,8 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--targets",
-        default=",".join(targets.TARGETS),
-        help="comma list of service,gunicorn,flask-dev (default: all)",
+        default=",".join(targets.DEFAULT_TARGETS),
+        help="comma list of service,gunicorn,flask-dev,lean,lean-sdk "
+        f"(default: {','.join(targets.DEFAULT_TARGETS)})",
     )
     p.add_argument("--duration", type=float, default=20.0, help="seconds per measured run")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds of unmeasured warm-up")
@@ -185,7 +186,11 @@ def run_scenario(
     started: dict[str, procs.Proc] = {}
     works: dict[str, scenarios.Workload] = {}
     try:
-        names = ["standin"] if sc.kind == "standin" else args.targets
+        names = (
+            ["standin"]
+            if sc.kind == "standin"
+            else [n for n in args.targets if sc.kind in targets.TARGETS[n].kinds]
+        )
         for name in names:
             try:
                 if name == "standin":
@@ -284,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         "service": f"service ({args.workers} workers)",
         "gunicorn": f"quickstart gunicorn {args.workers}x{args.baseline_threads} gthread",
         "flask-dev": "quickstart app.run (1 proc)",
+        "lean": f"lean aiohttp proxy ({args.workers} procs)",
+        "lean-sdk": f"lean proxy via the SDK ({args.workers} procs)",
         "standin": "stand-in (1 proc)",
     }
     failed = False

@@ -40,6 +40,7 @@ class Target:
     create_path: str
     webhook_path: str
     ready_path: str
+    kinds: frozenset[str] = frozenset({"new", "reuse", "webhook"})  # the scenarios it serves
 
     def url(self, port: int) -> str:
         return f"http://127.0.0.1:{port}"
@@ -84,7 +85,18 @@ class Target:
             CHECKOUT_PRICE=PRICE,
             STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         )
-        if self.name == "gunicorn":
+        if self.name in ("lean", "lean-sdk"):
+            argv = [
+                sys.executable,
+                str(BENCH_DIR / "baselines" / "lean_proxy.py"),
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--client",
+                "sdk" if self.name == "lean-sdk" else "aiohttp",
+            ]
+        elif self.name == "gunicorn":
             argv = [
                 str(VENV_BIN / "gunicorn"),
                 "--chdir",
@@ -128,7 +140,24 @@ FLASK_DEV = Target(
     "/webhook",
     "/healthz",
 )
-TARGETS = {t.name: t for t in (SERVICE, GUNICORN, FLASK_DEV)}
+LEAN = Target(
+    "lean",
+    "lean aiohttp proxy (no SDK, no store): a reference floor",
+    "/checkoutsession",
+    "",
+    "/healthz",
+    kinds=frozenset({"new"}),
+)
+LEAN_SDK = Target(
+    "lean-sdk",
+    "the same proxy through the Stripe SDK: what the SDK costs",
+    "/checkoutsession",
+    "",
+    "/healthz",
+    kinds=frozenset({"new"}),
+)
+TARGETS = {t.name: t for t in (SERVICE, GUNICORN, FLASK_DEV, LEAN, LEAN_SDK)}
+DEFAULT_TARGETS = ("service", "gunicorn", "flask-dev", "lean")  # lean-sdk: on request
 
 
 def service_available() -> str | None:
