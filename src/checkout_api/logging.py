@@ -4,6 +4,11 @@ Every record, ours and the libraries' (uvicorn, stripe, sqlalchemy), passes thro
 before it is rendered: Stripe keys, webhook secrets, client secrets and anything shaped like a
 card number are masked wherever they appear, in any field, and fields named like secrets
 are dropped to a marker.
+
+Our own records take structlog's native path (a level-filtering logger writing rendered lines
+to the stream); only the libraries' records go through the standard library's `logging`. At
+INFO every request logs two lines, and through `logging` each cost about 48 microseconds
+against 10 this way (docs/performance.md, "Logging").
 """
 
 from __future__ import annotations
@@ -75,12 +80,36 @@ def _secret_name(name: object) -> bool:
 def redact(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
+    if _plainly_clean(event_dict):
+        return event_dict
+    return redact_each_field(event_dict)
+
+
+def redact_each_field(event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in event_dict.items():
         if _secret_name(key):
             event_dict[key] = REDACTED
         elif isinstance(value, str | dict | list | tuple):
             event_dict[key] = _scrub(value)
     return event_dict
+
+
+def _plainly_clean(event_dict: MutableMapping[str, Any]) -> bool:
+    """True when a flat record has no secret-named field and no value `SECRET_PATTERN` matches.
+
+    The common case, answered with one regex scan: the string values joined by NUL, which no
+    alternative of the pattern can match across (each needs letters, digits, `_` or the
+    boundaries around a run of digits), so a match in the joined text is a match in a value.
+    """
+    texts = []
+    for key, value in event_dict.items():
+        if _secret_name(key):
+            return False
+        if isinstance(value, str):
+            texts.append(value)
+        elif not (value is None or isinstance(value, int | float)):
+            return False  # nested or foreign values: the field-by-field walk
+    return SECRET_PATTERN.search("\x00".join(texts)) is None
 
 
 def _orjson_dumps(value: Any, **_kwargs: Any) -> str:
@@ -104,17 +133,22 @@ def configure_logging(
         if fmt == "console"
         else structlog.processors.JSONRenderer(serializer=_orjson_dumps)
     )
+    stream = stream or sys.stderr
     structlog.configure(
         processors=[
-            structlog.stdlib.filter_by_level,
-            *shared[:-3],
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
         ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        logger_factory=_NamedWriteLoggerFactory(stream),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=cache_loggers,
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -139,3 +173,19 @@ def configure_logging(
     # pattern can redact.
     for name, floor in LIBRARY_FLOORS.items():
         logging.getLogger(name).setLevel(max(floor, logging.getLevelName(level)))
+
+
+class _NamedWriteLogger(structlog.WriteLogger):
+    """structlog's line writer, carrying the name it was asked for (the `logger` field)."""
+
+    def __init__(self, file: Any, name: str) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class _NamedWriteLoggerFactory:
+    def __init__(self, file: Any) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _NamedWriteLogger:
+        return _NamedWriteLogger(self._file, args[0] if args else "")
