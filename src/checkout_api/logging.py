@@ -8,7 +8,7 @@ are dropped to a marker.
 Our own records take structlog's native path (a level-filtering logger writing rendered lines
 to the stream); only the libraries' records go through the standard library's `logging`. At
 INFO every request logs two lines, and through `logging` each cost about 48 microseconds
-against 10 this way (docs/performance.md, "Logging").
+against 18 this way (docs/performance.md, "Logging").
 """
 
 from __future__ import annotations
@@ -119,15 +119,14 @@ def _orjson_dumps(value: Any, **_kwargs: Any) -> str:
 def configure_logging(
     level: str = "INFO", fmt: str = "json", stream: Any = None, *, cache_loggers: bool = True
 ) -> None:
-    shared: list[Any] = [
+    # Both paths add the same fields; the libraries' records also carry `extra=` fields.
+    enrich: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
+        structlog.processors.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.stdlib.ExtraAdder(),
-        structlog.processors.format_exc_info,
-        redact,
     ]
+    finish: list[Any] = [structlog.processors.format_exc_info, redact]
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
         if fmt == "console"
@@ -135,29 +134,17 @@ def configure_logging(
     )
     stream = stream or sys.stderr
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.stdlib.add_logger_name,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact,
-            renderer,
-        ],
+        processors=[*enrich, *finish, renderer],
         logger_factory=_NamedWriteLoggerFactory(stream),
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=cache_loggers,
     )
+    # Only the libraries' records reach this handler (ours never pass through `logging`).
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=shared,
-            processors=[
-                structlog.processors.format_exc_info,
-                redact,
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                renderer,
-            ],
+            foreign_pre_chain=[*enrich, structlog.stdlib.ExtraAdder(), *finish],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
     root = logging.getLogger()
