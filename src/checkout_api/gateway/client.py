@@ -9,6 +9,8 @@ Calls go through the SDK's `raw_request_async`: the same requestor (authenticati
 Stripe-Version, Idempotency-Key, form encoding, error classes) without building a
 `StripeObject` tree from each response, which cost 1.3 ms of CPU per create here
 (docs/performance.md); we read the few fields we need from the parsed JSON instead.
+The create, made for every new session, takes a leaner path on the SDK's own parts
+(`lean_create.py` says what it keeps and what it saves).
 
 Retries are ours, not the SDK's (`max_network_retries=0`): the SDK's backoff does not know the
 request's deadline. `with_retries` retries transient failures with the same Idempotency-Key,
@@ -43,6 +45,7 @@ from checkout_api.errors import DeadlineExceeded, StripeCircuitOpen, StripeRateL
 from checkout_api.gateway.breaker import HALF_OPEN, CircuitBreaker
 from checkout_api.gateway.deadline import Deadline
 from checkout_api.gateway.errors import classify, is_retryable, retry_after_seconds
+from checkout_api.gateway.lean_create import SESSIONS_PATH, LeanCreate
 from checkout_api.gateway.models import CreateSessionRequest, StripeSession
 from checkout_api.gateway.throttle import StripeThrottle
 
@@ -53,7 +56,6 @@ MIN_ATTEMPT_SECONDS = 0.15  # not worth starting an attempt with less time than 
 BACKOFF_BASE_SECONDS = 0.1
 BACKOFF_CAP_SECONDS = 1.0
 POOL_SIZE = 200
-SESSIONS_PATH = "/v1/checkout/sessions"
 
 
 def quiet_sdk_logger() -> None:
@@ -91,6 +93,7 @@ class StripeGateway:
             http_client=http_client,
             max_network_retries=0,
         )
+        self._create = LeanCreate(self._client, http_client, settings.stripe_api_base)
         self.breaker = breaker or CircuitBreaker(
             failure_threshold=settings.stripe_breaker_failure_threshold,
             reset_after_seconds=settings.stripe_breaker_reset_seconds,
@@ -108,9 +111,7 @@ class StripeGateway:
         params = request.to_params()
         response = await self.with_retries(
             "checkout.sessions.create",
-            lambda: self._client.raw_request_async(
-                "post", SESSIONS_PATH, idempotency_key=request.idempotency_key, **params
-            ),
+            lambda: self._create(params, request.idempotency_key),
             deadline,
         )
         return StripeSession.from_stripe(response.data)
