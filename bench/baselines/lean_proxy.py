@@ -7,8 +7,9 @@ pooled client session (Authorization, Stripe-Version, a random Idempotency-Key) 
 the client secret. It only creates sessions, so the harness runs it in scenarios a, b and c.
 
 `--client sdk` sends the same request through the official SDK instead (`StripeClient`
-`raw_request_async` over `stripe.AIOHTTPClient`, as the service does): the difference between
-the two is what the SDK costs under load (target `lean-sdk`).
+`raw_request_async` over `stripe.AIOHTTPClient`, as the service's create did before it took
+the lean path in `gateway/lean_create.py`): the difference between the two is what the SDK
+costs under load (target `lean-sdk`).
 
 Worker processes share one listening socket, accepted the way uvicorn's workers accept.
 
