@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from checkout_api.config import Settings
-from checkout_api.errors import StripeRateLimited
+from checkout_api.errors import StripeRateLimited, StripeUnreachable
 from checkout_api.gateway import CreateSessionRequest, Deadline, StripeGateway
 from checkout_api.gateway.breaker import CircuitBreaker
 from checkout_api.gateway.throttle import StripeThrottle
@@ -318,3 +318,36 @@ class TestHalfOpenTrial:
         assert stripe_posts(emulator) == []
         assert half_open.breaker.state == "half_open"
         assert half_open.breaker.allow(), "the trial must be free for the next caller"
+
+
+async def test_a_connection_lost_mid_answer_is_retried_with_the_same_key(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Stripe's answer stops after its headers: a network failure, retried, then a 504."""
+    keys: list[str] = []
+
+    async def cut_short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        fields = dict(
+            line.split(": ", 1) for line in head.decode("latin-1").split("\r\n")[1:] if line
+        )
+        await reader.readexactly(int(fields.get("Content-Length", "0")))
+        keys.append(fields.get("Idempotency-Key", ""))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+        writer.write(b'Content-Length: 5000\r\n\r\n{"id": "cs_test_')
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(cut_short, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    gateway = StripeGateway(make_settings(stripe_api_base=f"http://127.0.0.1:{port}"))
+    try:
+        with pytest.raises(StripeUnreachable):
+            await gateway.create_session(session_request(1), Deadline(0.8))
+    finally:
+        await gateway.close()
+        server.close()
+        await server.wait_closed()
+
+    assert len(keys) >= 2
+    assert len(set(keys)) == 1

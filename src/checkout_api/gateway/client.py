@@ -183,7 +183,7 @@ class StripeGateway:
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(budget):
-                    result = await call()
+                    result = await _network_errors_as_stripe(call)
             except (TimeoutError, stripe.StripeError) as error:
                 outcome = _outcome(error)
                 self._observe(operation, attempt, outcome, started, error)
@@ -251,6 +251,21 @@ class StripeGateway:
             duration_ms=round(duration * 1000, 1),
             stripe_request_id=request_id,
         )
+
+
+async def _network_errors_as_stripe(call: Callable[[], Awaitable[T]]) -> T:
+    """A connection lost after the answer's headers is a network failure like any other.
+
+    The SDK's `AIOHTTPClient` turns failures up to the headers into `APIConnectionError` but
+    reads the body outside that handling, so aiohttp's own error would escape the retries.
+    """
+    try:
+        return await call()
+    except aiohttp.ClientError as error:
+        raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
+            f"Network error while reading Stripe's answer ({type(error).__name__})",
+            should_retry=True,
+        ) from error
 
 
 class _Missing(Exception):

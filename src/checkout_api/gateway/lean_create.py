@@ -8,10 +8,12 @@ log messages that its logger then drops, form-encodes with a regex per value, an
 answer with the stdlib JSON parser into a response object.
 
 What this path keeps of the SDK, so that the contract stays the SDK's:
-- the transport: the gateway's `stripe.AIOHTTPClient` (pool, proxy, timeout, network failures
-  raised as `APIConnectionError`);
+- the transport: the gateway's `stripe.AIOHTTPClient`, entered where the requestor enters it
+  (`request_with_retries_async`, no retries: ours are in client.py), so the pool, proxy,
+  timeout, client telemetry and network failures raised as `APIConnectionError` are as before;
 - the headers: built once, at start-up, by the SDK's own requestor (API key, the pinned
-  Stripe-Version, user agents); only the Idempotency-Key is ours, per call;
+  Stripe-Version, user agents); only the Idempotency-Key is ours, per call. The gateway's
+  client sets no Stripe-Account or Stripe-Context, which would also be per-client options;
 - the errors: a non-2xx answer goes to the SDK's requestor, which raises the error class, with
   the attributes, that `raw_request_async` would raise.
 What it does itself: form-encodes the parameters as the SDK does, and parses a 2xx answer with
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import orjson
@@ -59,8 +61,8 @@ class LeanCreate:
 
     async def __call__(self, params: Mapping[str, Any], idempotency_key: str) -> CreateAnswer:
         headers = {**self._headers, "Idempotency-Key": idempotency_key}
-        body, status, answer_headers = await self._http.request_async(
-            "post", self._url, headers, post_data=form_encode(params)
+        body, status, answer_headers = await self._http.request_with_retries_async(
+            "post", self._url, headers, form_encode(params), max_network_retries=0
         )
         if not 200 <= status < 300:
             self._requestor._interpret_response(body, status, answer_headers, "V1")
@@ -72,13 +74,18 @@ class LeanCreate:
                 f"Invalid response body from API (HTTP response code was {status})",
                 body,
                 status,
-                headers=dict(answer_headers),
+                headers=cast(dict[str, str], answer_headers),  # case-insensitive, as the SDK's
             ) from None
         return CreateAnswer(data, answer_headers.get("Request-Id"))
 
 
 def form_encode(params: Mapping[str, Any]) -> str:
-    """Stripe's form encoding, as the SDK writes it: `a[b][0][c]=v`, brackets left literal."""
+    """Stripe's form encoding, as the SDK writes it: `a[b][0][c]=v`, brackets left literal.
+
+    Only the plain values our parameters use: strings, numbers, booleans, None (left out),
+    mappings and sequences of them. Anything the SDK would convert first (a datetime to a
+    timestamp, an object to its id) is refused rather than sent as its `str()`.
+    """
     encoded = urlencode(list(_fields(params, "")))
     return encoded.replace("%5B", "[").replace("%5D", "]")
 
@@ -98,5 +105,7 @@ def _field(name: str, value: Any) -> Iterator[tuple[str, str]]:
             yield from _field(f"{name}[{index}]", item)
     elif isinstance(value, bool):
         yield name, "true" if value else "false"
-    else:
+    elif isinstance(value, str | int | float):
         yield name, str(value)
+    else:
+        raise TypeError(f"{name}: no Stripe form encoding for {type(value).__name__}")
