@@ -43,17 +43,20 @@ class Store:
     """Sessions, idempotent replays and counters shared by all connections."""
 
     def __init__(self, max_sessions: int) -> None:
-        self.sessions: dict[str, dict[str, object]] = {}
-        self.replays: dict[bytes, tuple[int, bytes]] = {}
+        # OrderedDict, not dict: evicting a plain dict's oldest key (`next(iter(d))`) scans
+        # every slot its earlier deletions left at the front, so once full the stand-in grew
+        # slower run by run (0.07 -> 0.28 ms of CPU per create within one scenario b).
+        self.sessions: collections.OrderedDict[str, dict[str, object]] = collections.OrderedDict()
+        self.replays: collections.OrderedDict[bytes, tuple[int, bytes]] = collections.OrderedDict()
         self.max_sessions = max_sessions
         self.tag = stripe_objects.random_token(8)
         self.counter = 0
         self.stats: collections.Counter[str] = collections.Counter()
 
-    def bounded(self, table: dict[Any, Any]) -> None:
+    def bounded(self, table: collections.OrderedDict[Any, Any]) -> None:
         """Evict the oldest entries beyond --max-sessions."""
         while len(table) > self.max_sessions:
-            del table[next(iter(table))]
+            table.popitem(last=False)
 
     def create(self, body: bytes) -> tuple[int, bytes]:
         params = dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
