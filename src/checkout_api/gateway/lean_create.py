@@ -1,8 +1,9 @@
 """Checkout Session create, the one hot Stripe call, without the SDK's per-call work.
 
-Every new session makes this call. Through `StripeClient.raw_request_async` it cost 0.125 ms
-more CPU per call than this path: 0.60 against 0.475 ms per new session, and 23 % more new
-sessions per second in the CPU-bound scenario (docs/performance.md, "The SDK"). On every call
+Every new session makes this call. Through `StripeClient.raw_request_async` it cost about
+0.13 ms more CPU per call than this path: 0.64-0.68 against 0.51-0.53 ms of worker CPU per new
+session, and 22 % more new sessions per second in the CPU-bound scenario (docs/performance.md,
+"The SDK"). On every call
 the SDK rebuilds its headers (its user agent as JSON, a scan of the environment), formats five
 log messages that its logger then drops, form-encodes with a regex per value, and parses the
 answer with the stdlib JSON parser into a response object.
