@@ -3,10 +3,9 @@
 Every new session makes this call. Through `StripeClient.raw_request_async` it cost about
 0.13 ms more CPU per call than this path: 0.64-0.68 against 0.51-0.53 ms of worker CPU per new
 session, and 22 % more new sessions per second in the CPU-bound scenario (docs/performance.md,
-"The SDK"). On every call
-the SDK rebuilds its headers (its user agent as JSON, a scan of the environment), formats five
-log messages that its logger then drops, form-encodes with a regex per value, and parses the
-answer with the stdlib JSON parser into a response object.
+"The SDK"). On every call the SDK rebuilds its headers (its user agent as JSON, a scan of
+the environment), formats five log messages that its logger then drops, form-encodes with a
+regex per value, and parses the answer with the stdlib JSON parser into a response object.
 
 What this path keeps of the SDK, so that the contract stays the SDK's:
 - the transport: the gateway's `stripe.AIOHTTPClient`, entered where the requestor enters it
